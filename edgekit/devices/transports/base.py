@@ -1,0 +1,67 @@
+"""The transport interface: how bytes and commands reach a device.
+
+A transport runs argv lists (quoted once, at this boundary), pushes and pulls files, and
+answers every call within a timeout. Failures become :class:`DeviceTimeout` or
+:class:`DeviceUnreachable` naming the device.
+"""
+
+from __future__ import annotations
+
+import abc
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The result of one remote command."""
+
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+class Transport(abc.ABC):
+    """One device's channel. Implementations: LocalTransport, SshTransport, AdbTransport."""
+
+    #: the device name used in every error message
+    device: str
+
+    @abc.abstractmethod
+    def run(self, argv: Sequence[str], timeout: float) -> Completed:
+        """Run ``argv`` on the device; never raises for a non-zero exit code.
+
+        Raises DeviceTimeout when it does not finish within ``timeout`` seconds (the remote
+        process is killed where the transport allows), DeviceUnreachable when the device
+        cannot be reached or drops the connection.
+        """
+
+    @abc.abstractmethod
+    def push(self, local: Path, remote: str, timeout: float) -> None:
+        """Copy a local file to ``remote`` (a POSIX path on the device)."""
+
+    @abc.abstractmethod
+    def pull(self, remote: str, local: Path, timeout: float) -> None:
+        """Copy ``remote`` from the device to ``local``."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release connections; the transport may be reused after (it reconnects)."""
+
+    def __enter__(self) -> "Transport":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def quote(argv: Sequence[str]) -> str:
+        """The one place an argv list becomes a shell command line."""
+        return shlex.join([str(a) for a in argv])
