@@ -1,0 +1,87 @@
+"""``edgekit``: the command line, a thin shell over the API.
+
+Each subcommand lives in its own module and registers itself with :func:`register`.
+This module maps :class:`EdgekitError` to a message, a hint and an exit code, in one place.
+Command modules must stay cheap to import: TensorFlow and other heavy libraries are
+imported inside the command bodies, so ``edgekit devices`` starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Optional, Sequence
+
+import typer
+
+from ..errors import EdgekitError
+from . import render
+
+COMMAND_MODULES = ("convert", "evaluate", "devices", "deploy", "edgetpu", "lab", "report", "run")
+
+app = typer.Typer(
+    name="edgekit",
+    help="Convert a model, measure it on devices, and learn which variant to ship.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details and show tracebacks."),
+) -> None:
+    render.STATE.verbose = verbose
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"edgekit.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"edgekit.cli.{name}":
+                continue  # a command not built yet
+            raise
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 bad input, 3 conversion, 4 device, …)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, prog_name="edgekit", standalone_mode=False)
+    except EdgekitError as err:
+        render.error(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        render.err_console().print("[yellow]interrupted[/]: what finished is kept in the store")
+        return 130
+    except SystemExit as exc:  # typer.Exit inside commands
+        return int(exc.code or 0)
+    except Exception as exc:  # click usage errors and the rest
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 130
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

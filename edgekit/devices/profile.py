@@ -1,0 +1,222 @@
+"""Device profiles: what a device is and how to reach and measure it.
+
+A profile is a TOML file (``device_profiles/*.toml`` shipped with edgekit, then
+``~/.config/edgekit/devices/``, then ``--profiles DIR``; later ones override earlier
+ones of the same name). Unknown keys are an error: a typo in a latency-relevant field
+must fail loudly, not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from ..errors import ConfigError
+
+TRANSPORTS = ("local", "ssh", "adb", "adb-server")
+RUNNERS = ("edgekit-runner", "benchmark_model", "benchmark_litert_model")
+DELEGATES = ("cpu", "xnnpack", "edgetpu", "gpu", "nnapi", "hexagon")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How the transport reaches the device. Which fields matter depends on the transport."""
+
+    host: str = ""                 # ssh host, or adb-over-TCP host
+    port: int = 0                  # ssh port (22) / adbd TCP port (5555)
+    user: str = ""                 # ssh user
+    key: str = ""                  # ssh private key path / adb RSA key path
+    known_hosts: str = ""          # ssh known_hosts path ("" = ~/.ssh/known_hosts)
+    insecure_accept_host_key: bool = False
+    serial: str = ""               # adb serial (USB) or "host:port"
+    server: str = ""               # adb server "host:port" (adb-server transport), default 127.0.0.1:5037
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A device: identity, transport, CPU topology, runner, delegates, work dir, thermal zones."""
+
+    name: str
+    description: str = ""
+    kind: str = "board"            # phone | board | host | accelerator
+    transport: str = "local"
+    connection: Connection = field(default_factory=Connection)
+    abi: str = ""                  # arm64-v8a | armeabi-v7a | aarch64 | x86_64 | auto
+    os: str = "linux"              # android | linux
+    soc: str = ""                  # e.g. "Snapdragon 845"
+    big_cores: str = "auto"        # hex mask ("f0"), a CPU list ("4-7"), or "auto" (fastest by max freq)
+    runner: str = "edgekit-runner"
+    benchmark_binary: str = ""     # host path to benchmark_model for this ABI (phones)
+    python: str = "python3"        # the device's interpreter, for edgekit-runner
+    delegates: tuple[str, ...] = ("cpu",)
+    workdir: str = "/tmp/edgekit"
+    thermal_zones: tuple[str, ...] = ("auto",)   # sysfs thermal zone dirs, or "auto"
+    max_temp_c: float = 70.0       # health check: hotter than this is "too hot" to start a job
+    runtime: str = ""              # expected runtime on the device, e.g. "tflite_runtime 2.14.0"
+    edgetpu_runtime_version: int = 0  # libedgetpu runtime version (Coral), 0 = unknown/none
+    paper_column: str = ""         # the paper table column of this device, e.g. "latency_ms_pixel_3xl"
+    source: str = ""               # the file it was loaded from
+
+    def with_connection(self, **overrides: Any) -> "DeviceProfile":
+        """A copy with connection fields replaced (lab files use this for several phones)."""
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(Connection)}
+        if unknown:
+            raise ConfigError(f"unknown connection field(s) {sorted(unknown)} for device '{self.name}'",
+                              hint=f"valid fields: {', '.join(f.name for f in dataclasses.fields(Connection))}")
+        return dataclasses.replace(self, connection=dataclasses.replace(self.connection, **overrides))
+
+    def renamed(self, name: str) -> "DeviceProfile":
+        return dataclasses.replace(self, name=name)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["delegates"] = list(self.delegates)
+        d["thermal_zones"] = list(self.thermal_zones)
+        return d
+
+
+_TOP_FIELDS = {f.name: f for f in dataclasses.fields(DeviceProfile)}
+_CONN_FIELDS = {f.name: f for f in dataclasses.fields(Connection)}
+
+
+def _check_type(where: str, key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: '{key}' must be true or false, not {value!r}")
+        return value
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: '{key}' must be an integer, not {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: '{key}' must be a number, not {value!r}")
+        return float(value)
+    if isinstance(default, tuple):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: '{key}' must be a list of strings, not {value!r}")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: '{key}' must be a string, not {value!r}")
+    return value
+
+
+def profile_from_dict(doc: dict[str, Any], source: str, name: Optional[str] = None) -> DeviceProfile:
+    """Validate a profile document (the TOML's tables) and build the profile."""
+    where = f"device profile {source}"
+    unknown = sorted(set(doc) - set(_TOP_FIELDS) - {"source"})
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {unknown}",
+            hint=f"valid keys: {', '.join(sorted(k for k in _TOP_FIELDS if k != 'source'))}",
+        )
+    kwargs: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key == "connection":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: [connection] must be a table")
+            bad = sorted(set(value) - set(_CONN_FIELDS))
+            if bad:
+                raise ConfigError(f"{where}: unknown [connection] key(s) {bad}",
+                                  hint=f"valid keys: {', '.join(_CONN_FIELDS)}")
+            kwargs["connection"] = Connection(**{
+                k: _check_type(where, f"connection.{k}", v, _CONN_FIELDS[k].default) for k, v in value.items()})
+        elif key != "source":
+            f = _TOP_FIELDS[key]
+            if f.default is not dataclasses.MISSING:
+                default: Any = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                default = ""
+            kwargs[key] = _check_type(where, key, value, default)
+    kwargs.setdefault("name", name or "")
+    if not kwargs["name"]:
+        raise ConfigError(f"{where}: no 'name'")
+    prof = DeviceProfile(source=source, **kwargs)
+    _check_values(where, prof)
+    return prof
+
+
+def _check_values(where: str, p: DeviceProfile) -> None:
+    def choice(key: str, value: str, allowed: Iterable[str]) -> None:
+        if value not in allowed:
+            raise ConfigError(f"{where}: {key} = {value!r} is not one of {', '.join(allowed)}")
+
+    choice("transport", p.transport, TRANSPORTS)
+    choice("runner", p.runner, RUNNERS)
+    choice("os", p.os, ("android", "linux"))
+    choice("kind", p.kind, ("phone", "board", "host", "accelerator"))
+    for d in p.delegates:
+        choice("delegates", d, DELEGATES)
+    if p.transport == "ssh" and not p.connection.host:
+        raise ConfigError(f"{where}: transport 'ssh' needs connection.host",
+                          hint="set [connection] host (and user, port, key) or override it in the lab file")
+    if not p.workdir.startswith("/"):
+        raise ConfigError(f"{where}: workdir {p.workdir!r} must be an absolute path on the device")
+
+
+def load_profile_file(path: str | Path) -> DeviceProfile:
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"device profile '{path}' does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"device profile '{path}' is not valid TOML: {exc}") from exc
+    return profile_from_dict(doc, str(path), name=path.stem)
+
+
+def profile_dirs(extra: Iterable[str | Path] = ()) -> list[Path]:
+    """Where profiles are looked up, lowest precedence first."""
+    dirs: list[Path] = []
+    user = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "edgekit" / "devices"
+    dirs.append(user)
+    env = os.environ.get("EDGEKIT_PROFILES")
+    if env:
+        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
+    dirs.extend(Path(p) for p in extra)
+    return dirs
+
+
+def load_profiles(extra_dirs: Iterable[str | Path] = ()) -> dict[str, DeviceProfile]:
+    """All known profiles by name: shipped, then user, then ``extra_dirs`` (later wins)."""
+    out: dict[str, DeviceProfile] = {}
+    shipped = resources.files("edgekit.device_profiles")
+    for entry in sorted(shipped.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            try:
+                doc = tomllib.loads(entry.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"shipped profile {entry.name} is not valid TOML: {exc}") from exc
+            p = profile_from_dict(doc, f"edgekit/device_profiles/{entry.name}", name=entry.name[:-5])
+            out[p.name] = p
+    for d in profile_dirs(extra_dirs):
+        if d.is_dir():
+            for f in sorted(d.glob("*.toml")):
+                p = load_profile_file(f)
+                out[p.name] = p
+        elif d in [Path(x) for x in extra_dirs]:
+            raise ConfigError(f"profiles folder '{d}' does not exist")
+    return out
+
+
+def get_profile(name: str, extra_dirs: Iterable[str | Path] = ()) -> DeviceProfile:
+    """The profile called ``name``, or a ConfigError listing the known ones."""
+    if name.endswith(".toml") or os.sep in name:
+        return load_profile_file(name)
+    profiles = load_profiles(extra_dirs)
+    if name not in profiles:
+        import difflib
+
+        close = difflib.get_close_matches(name, profiles, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "run `edgekit devices` to list them"
+        raise ConfigError(f"no device profile named '{name}' (known: {', '.join(sorted(profiles))})", hint=hint)
+    return profiles[name]
