@@ -60,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 bad input, 3 conversion, 4 device, …)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name="edgekit", standalone_mode=False)
+        rc = app(args=args, prog_name="edgekit", standalone_mode=False)
     except EdgekitError as err:
         render.error(err)
         return err.exit_code
@@ -69,18 +69,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except SystemExit as exc:  # typer.Exit inside commands
         return int(exc.code or 0)
-    except Exception as exc:  # click usage errors and the rest
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # click's usage errors (typer may vendor its own click) and the rest
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        if "Exit" in kinds:
+            return int(getattr(exc, "exit_code", 0))
+        if "ClickException" in kinds:
+            exc.show()  # type: ignore[attr-defined]
+            return int(getattr(exc, "exit_code", 2))
+        if "Abort" in kinds:
             return 130
         raise
-    return 0
+    # with standalone_mode=False, click returns a command's `typer.Exit(code)` as the result
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
