@@ -25,6 +25,7 @@ def write_json(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -53,6 +54,12 @@ def read_json(path: str | os.PathLike[str], what: str = "file") -> dict[str, Any
             hint="upgrade edgekit",
         )
     return doc
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _default(obj: Any) -> Any:

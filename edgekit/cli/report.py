@@ -1,0 +1,96 @@
+"""``edgekit report``: the Pareto report of a results store (HTML, Markdown, CSV, JSON, plots)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.markup import escape
+
+from ..errors import ConfigError
+from . import render
+
+
+def _quality(text: Optional[str]) -> Optional[float]:
+    """``0.85`` (the stored unit) or ``85%`` (→ 0.85)."""
+    if text is None:
+        return None
+    raw = text.strip()
+    try:
+        return float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"--min-quality {text!r} is not a number",
+                          hint="give it in the stored unit (0.85) or as a percentage (85%)") from exc
+
+
+def report_command(
+    store: Optional[Path] = typer.Option(None, "--store", help="Results store (default: $EDGEKIT_STORE or "
+                                         ".edgekit/results.sqlite)."),
+    out: Path = typer.Option(Path("edgekit-report"), "--out", "-o", help="Output folder."),
+    device: Optional[List[str]] = typer.Option(None, "--device", "-d", help="Only this device (repeatable)."),
+    quality: str = typer.Option("top1", "--quality", help="Quality metric that ranks models."),
+    max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="Median latency limit (ms)."),
+    max_size_kb: Optional[float] = typer.Option(None, "--max-size-kb", help="Model file size limit (KB)."),
+    min_quality: Optional[str] = typer.Option(None, "--min-quality",
+                                              help="Lowest acceptable quality: 0.85 (stored unit) or 85%."),
+    formats: str = typer.Option("html,md,json,csv,png,svg", "--format", "-f",
+                                help="Comma-separated: html, md, json, csv, png, svg."),
+    paper: str = typer.Option("auto", "--paper", help="Show the paper's tables: auto | always | never."),
+    title: str = typer.Option("edgekit report", "--title", help="Report title."),
+    policy: str = typer.Option("latest", "--policy", help="Repeated runs: latest ok run, or pooled samples."),
+    exclude_flagged: bool = typer.Option(False, "--exclude-flagged",
+                                         help="Leave noisy/throttled runs out of frontiers and recommendations."),
+    manifest: Optional[List[Path]] = typer.Option(None, "--manifest", help="manifest.json of `edgekit convert` "
+                                                  "whose artifacts complement the store (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Which model to ship on which device: Pareto frontiers, recommendation, tables, plots."""
+    from ..report.api import report
+    from ..report.recommend import describe
+
+    with render.progress_bars(enabled=not as_json) as progress:
+        result = report(store=store, out=out, devices=device or None, quality_metric=quality,
+                        max_latency_ms=max_latency_ms, max_size_kb=max_size_kb, min_quality=_quality(min_quality),
+                        formats=formats, paper=paper, title=title, progress=progress, policy=policy,
+                        flagged="exclude" if exclude_flagged else "mark", manifests=manifest or ())
+    scale = result.data.scale
+    if as_json:
+        render.print_json(_json(result, describe))
+        return
+    c = render.console()
+    rows = []
+    for name, rec in result.recommendations.items():
+        b = rec.best
+        if b is not None:
+            rows.append([name or "any (size only)", b.label, scale.show(b.quality),
+                         "—" if b.median_ms is None else f"{b.median_ms:.3g}", f"{b.size_kb:.1f}",
+                         ", ".join(b.flags) or "—"])
+        else:
+            near = "; ".join(f"{n.candidate.label}: {', '.join(n.broken)}" for n in rec.closest) or "no candidates"
+            rows.append([name or "any (size only)", f"nothing qualifies — closest: {near}", "", "", "", ""])
+    c.print(render.table("Recommendation", ["device", "model · variant", scale.metric, "median ms", "size KB",
+                                            "flags"], rows))
+    for note in result.data.notes:
+        c.print(f"[yellow]note[/]: {escape(note)}")
+    for fmt, paths in result.files.items():
+        shown = ", ".join(str(p) for p in paths[:3]) + (f" (+{len(paths) - 3} more)" if len(paths) > 3 else "")
+        c.print(f"[bold]{fmt}[/]: {escape(shown)}")
+
+
+def _json(result: Any, describe: Any) -> dict[str, Any]:
+    from ..report.export import recommendation_dict
+
+    return {
+        "out_dir": str(result.out_dir),
+        "files": {k: [str(p) for p in v] for k, v in result.files.items()},
+        "recommendations": {k: {**recommendation_dict(r), "summary": describe(r, result.data.scale)}
+                            for k, r in result.recommendations.items()},
+        "frontiers": {k: [c.label for c in v] for k, v in result.frontiers.items()},
+        "notes": result.data.notes,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``edgekit report`` to the CLI."""
+    app.command("report")(report_command)

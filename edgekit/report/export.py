@@ -1,0 +1,129 @@
+"""Machine-readable outputs: CSV (one row per candidate) and versioned JSON (``"kind": "edgekit.report"``)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Optional
+
+from ..jsonio import write_json
+from .collect import Candidate
+from .content import ReportContent
+from .recommend import Recommendation
+
+CSV_COLUMNS = ("device", "model", "family", "width", "recipe", "variant", "artifact", "artifact_sha256", "params",
+               "size_bytes", "size_kb", "metric", "quality", "median_ms", "p10_ms", "p90_ms", "cv", "samples",
+               "runs", "flags", "pareto", "measurement_id")
+
+
+def _row(c: Candidate, content: ReportContent) -> dict[str, Any]:
+    return {
+        "device": c.device or "", "model": c.model, "family": c.family,
+        "width": "" if c.width is None else c.width, "recipe": c.recipe, "variant": c.variant,
+        "artifact": c.artifact_name, "artifact_sha256": c.artifact_sha256,
+        "params": "" if c.params is None else c.params, "size_bytes": c.size_bytes,
+        "size_kb": round(c.size_kb, 3), "metric": content.data.metric,
+        "quality": "" if c.quality is None else c.quality,
+        "median_ms": _r(c.median_ms), "p10_ms": _r(c.p10_ms), "p90_ms": _r(c.p90_ms),
+        "cv": "" if c.cv is None else round(c.cv, 5), "samples": c.samples, "runs": c.runs,
+        "flags": ";".join(c.flags), "pareto": content.frontiers.status(c), "measurement_id": c.measurement_id,
+    }
+
+
+def readable(path: str | Path) -> None:
+    """Give a file written through ``mkstemp`` (mode 0600) the usual mode (0666 minus the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def _r(x: Optional[float]) -> Any:
+    return "" if x is None else round(x, 6)
+
+
+def write_csv(content: ReportContent, path: Path) -> Path:
+    """One row per candidate: each (artifact, device) measured, then every artifact with device empty.
+
+    ``pareto`` is the quality × latency status on that device, or the quality × size
+    status for the device-less rows. Written atomically.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+            w.writeheader()
+            for c in content.data.candidates:
+                if c.device in content.devices:
+                    w.writerow(_row(c, content))
+            for c in content.data.models:
+                w.writerow(_row(c, content))
+        readable(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def candidate_dict(c: Candidate) -> dict[str, Any]:
+    d = asdict(c)
+    d["flags"] = list(c.flags)
+    d["size_kb"] = round(c.size_kb, 3)
+    return d
+
+
+def recommendation_dict(r: Recommendation) -> dict[str, Any]:
+    return {
+        "device": r.device,
+        "constraints": asdict(r.constraints),
+        "best": candidate_dict(r.best) if r.best else None,
+        "qualifying": [c.label for c in r.qualifying],
+        "considered": r.considered,
+        "closest": [{"candidate": candidate_dict(n.candidate), "broken": n.broken,
+                     "violation": n.violation if n.violation != float("inf") else None} for n in r.closest],
+    }
+
+
+def report_document(content: ReportContent, files: dict[str, list[Path]]) -> dict[str, Any]:
+    """The JSON report: provenance, constraints, recommendations, frontiers, candidates, failures."""
+    d = content.data
+    fr = content.frontiers
+    return {
+        "kind": "edgekit.report",
+        "title": content.title,
+        "generated": content.generated,
+        "edgekit_version": content.edgekit_version,
+        "store": d.store_path,
+        "metric": d.metric,
+        "dataset": d.dataset,
+        "quality_scale": {"factor": d.scale.factor, "suffix": d.scale.suffix},
+        "policy": d.policy,
+        "flagged": fr.flagged,
+        "constraints": asdict(content.constraints),
+        "devices": {n: {**asdict(s), "threads": list(s.threads)} for n, s in d.devices.items() if n in content.devices},
+        "recommendations": {k: recommendation_dict(r) for k, r in content.recommendations.items()},
+        "frontiers": {
+            "size": [c.artifact_sha256 for c in fr.front(None)],
+            "latency": {dev: [c.artifact_sha256 for c in fr.front(dev)] for dev in content.devices},
+            "ties": {"size": [[c.artifact_sha256 for c in g] for g in fr.size.ties],
+                     **{dev: [[c.artifact_sha256 for c in g] for g in fr.latency[dev].ties] for dev in content.devices}},
+        },
+        "models": [{**candidate_dict(c), "pareto": fr.status(c)} for c in d.models],
+        "candidates": [{**candidate_dict(c), "pareto": fr.status(c)} for c in d.candidates if c.device in content.devices],
+        "failed": [asdict(f) for f in d.failed],
+        "measurements_total": d.measurements_total,
+        "superseded": d.superseded,
+        "notes": list(d.notes),
+        "paper_shown": content.paper_shown,
+        "paper_columns": content.paper_columns,
+        "files": {k: [p.name for p in v] for k, v in files.items()},
+    }
+
+
+def write_report_json(content: ReportContent, path: Path, files: dict[str, list[Path]]) -> Path:
+    """Write the versioned JSON report atomically (``"schema": 1``, ``"kind": "edgekit.report"``)."""
+    return write_json(path, report_document(content, files))
