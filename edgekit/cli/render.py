@@ -7,6 +7,7 @@ turns those events into Rich progress bars.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from contextlib import contextmanager
@@ -86,9 +87,12 @@ def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback]:
     if not enabled or not sys.stderr.isatty():
         yield _log_progress
         return
+    # Draw through a duplicate of the terminal's stderr: while TensorFlow converts or trains,
+    # edgekit.convert.quiet redirects fd 2 into the log, and the bars must keep moving.
+    terminal = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
     bars = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[stage]}[/]"), BarColumn(),
                     MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=err_console(), transient=False)
+                    console=Console(file=terminal, highlight=False), transient=False)
     tasks: dict[str, Any] = {}
 
     def callback(ev: ProgressEvent) -> None:
@@ -97,8 +101,11 @@ def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback]:
         bars.update(tasks[ev.stage], completed=ev.done, total=ev.total,
                     description=f"{ev.item} {ev.message}".strip())
 
-    with bars:
-        yield callback
+    try:
+        with bars:
+            yield callback
+    finally:
+        terminal.close()
 
 
 def _log_progress(ev: ProgressEvent) -> None:

@@ -9,16 +9,6 @@ and forwards to :func:`edgekit.convert.api.convert`: Python binds the subpackage
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
+from ..callable_package import make_callable
 
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .api import convert
-
-        return convert(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "edgekit.convert.api", "convert")

@@ -8,16 +8,6 @@ The package object is callable and forwards to :func:`edgekit.evaluate.api.evalu
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
+from ..callable_package import make_callable
 
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .api import evaluate
-
-        return evaluate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "edgekit.evaluate.api", "evaluate")

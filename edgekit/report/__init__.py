@@ -13,18 +13,6 @@ Importing this package stays cheap (no matplotlib, no TensorFlow).
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
+from ..callable_package import make_callable
 
-
-class _ReportPackage(types.ModuleType):
-    """The package, callable as :func:`edgekit.report.api.report`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .api import report
-
-        return report(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _ReportPackage
+make_callable(__name__, "edgekit.report.api", "report")
