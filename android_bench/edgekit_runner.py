@@ -1,0 +1,467 @@
+# -*- coding: utf-8 -*-
+"""edgekit's on-device runner: measure one .tflite model and print one JSON document.
+
+This file is pushed to the device and run by the device's own Python. It must stay ONE
+file that runs on old board Pythons (3.7 on Coral Mendel, 3.6 on JetPack 4): stdlib + numpy + whichever of
+``ai_edge_litert`` / ``tflite_runtime`` / ``tensorflow.lite`` (last resort) is installed.
+No f-string ``=``, no walrus, no runtime ``list[int]`` annotations.
+
+The protocol is the paper's: pin to one big core, create the interpreter (init time), run
+the first inference apart, warm up until both ``--warmup-runs`` and ``--warmup-seconds``
+are met, then time single invokes until both ``--runs`` and ``--min-seconds`` are met
+(stopping at ``--max-seconds``). Every warm sample is kept, in order, in microseconds.
+The CPU governor, frequencies and every thermal zone are read before and after.
+
+Exit codes: 0 ok; 2 bad arguments or model missing; 3 runtime missing, model load or
+delegate failure, or an invoke that failed. Every outcome — errors included — is one
+JSON document with ``"status"``, written atomically to ``--out`` and to stdout.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import glob
+import json
+import os
+import platform
+import socket
+import sys
+import time
+
+RUNNER_VERSION = "1.0.0"
+SCHEMA = 1
+
+_CPU_DIR = "/sys/devices/system/cpu"
+
+if hasattr(time, "perf_counter_ns"):
+    _clock_ns = time.perf_counter_ns
+else:  # Python 3.6 (Jetson Nano's JetPack 4): same clock, float seconds
+    def _clock_ns():
+        return int(time.perf_counter() * 1e9)
+_THERMAL_DIR = "/sys/class/thermal"
+
+
+class RunnerError(Exception):
+    """An error reported as a JSON document with status "error"."""
+
+    def __init__(self, kind, message, exit_code=3):
+        Exception.__init__(self, message)
+        self.kind = kind
+        self.message = message
+        self.exit_code = exit_code
+
+
+# -- sysfs ---------------------------------------------------------------------------------
+
+def _read(path):
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except (IOError, OSError):
+        return None
+
+
+def _read_int(path):
+    text = _read(path)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _cpu_ids():
+    ids = []
+    for path in glob.glob(os.path.join(_CPU_DIR, "cpu[0-9]*")):
+        name = os.path.basename(path)[3:]
+        if name.isdigit():
+            ids.append(int(name))
+    return sorted(ids)
+
+
+def cpu_state(cpu):
+    """Governor and frequencies (kHz) of one CPU; None where the kernel does not say."""
+    base = os.path.join(_CPU_DIR, "cpu%d" % cpu, "cpufreq")
+    return {
+        "cpu": cpu,
+        "governor": _read(os.path.join(base, "scaling_governor")),
+        "cur_freq_khz": _read_int(os.path.join(base, "scaling_cur_freq")),
+        "max_freq_khz": _read_int(os.path.join(base, "cpuinfo_max_freq")),
+        "scaling_max_freq_khz": _read_int(os.path.join(base, "scaling_max_freq")),
+    }
+
+
+def thermal_zones(spec):
+    """Zone directories to read: ``auto`` (all) or a comma-separated list of dirs."""
+    if spec in ("", "none"):
+        return []
+    if spec == "auto":
+        return sorted(glob.glob(os.path.join(_THERMAL_DIR, "thermal_zone*")),
+                      key=lambda p: int("".join(c for c in os.path.basename(p) if c.isdigit()) or 0))
+    return [p for p in spec.split(",") if p]
+
+
+def read_temps(zones):
+    """``{"<zone>:<type>": °C}`` of every readable zone (millidegrees converted)."""
+    out = {}
+    for zone in zones:
+        raw = _read_int(os.path.join(zone, "temp"))
+        if raw is None:
+            continue
+        kind = _read(os.path.join(zone, "type")) or "unknown"
+        value = raw / 1000.0 if abs(raw) >= 1000 else float(raw)
+        out["%s:%s" % (os.path.basename(zone), kind)] = round(value, 2)
+    return out
+
+
+def parse_cpu_list(text):
+    """``"4-7"``, ``"4,6"``, ``"3"`` -> sorted list of ints."""
+    cpus = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            cpus.update(range(int(lo), int(hi) + 1))
+        else:
+            cpus.add(int(part))
+    return sorted(cpus)
+
+
+def choose_cpus(spec, threads):
+    """The CPUs to pin to: the fastest ``threads`` of the candidates (tie -> highest index)."""
+    if spec == "none" or not hasattr(os, "sched_setaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if spec == "auto":
+        candidates = allowed
+    else:
+        try:
+            candidates = parse_cpu_list(spec)
+        except ValueError:
+            raise RunnerError("bad-args", "--cpu %r is not auto, none, N or a list like 4-7" % spec, 2)
+        missing = [c for c in candidates if c not in allowed]
+        if missing:
+            raise RunnerError("bad-args", "--cpu %s: CPU(s) %s are not available to this process "
+                              "(allowed: %s)" % (spec, missing, allowed), 2)
+    if not candidates:
+        raise RunnerError("bad-args", "--cpu %s selects no CPU" % spec, 2)
+    speed = dict((c, cpu_state(c)["max_freq_khz"] or 0) for c in candidates)
+    ranked = sorted(candidates, key=lambda c: (speed[c], c), reverse=True)
+    return sorted(ranked[:max(1, threads)])
+
+
+def load_average():
+    try:
+        return list(os.getloadavg())
+    except (OSError, AttributeError):
+        return None
+
+
+# -- runtime -------------------------------------------------------------------------------
+
+def import_runtime(preferred):
+    """(module with Interpreter + load_delegate, runtime name, runtime version)."""
+    order = ["ai_edge_litert", "tflite_runtime", "tensorflow"]
+    if preferred != "auto":
+        if preferred not in order:
+            raise RunnerError("bad-args", "--runtime %r is not auto, %s" % (preferred, ", ".join(order)), 2)
+        order = [preferred]
+    errors = []
+    for name in order:
+        try:
+            if name == "ai_edge_litert":
+                from ai_edge_litert import interpreter as module
+                import ai_edge_litert as top
+            elif name == "tflite_runtime":
+                from tflite_runtime import interpreter as module
+                import tflite_runtime as top
+            else:
+                import tensorflow as top
+                module = top.lite
+                if not hasattr(module, "experimental"):
+                    raise ImportError("tensorflow.lite has no experimental.load_delegate")
+            version = getattr(top, "__version__", "") or _dist_version(name)
+            return module, name, version
+        except Exception as exc:  # ImportError, or a broken native library
+            errors.append("%s: %s" % (name, exc))
+    raise RunnerError("runtime-missing",
+                      "no TFLite runtime importable by %s (%s)" % (sys.executable, "; ".join(errors)) +
+                      " — install one: pip install ai-edge-litert (or tflite-runtime)", 3)
+
+
+def _dist_version(name):
+    try:
+        from importlib import metadata
+        return metadata.version(name.replace("_", "-"))
+    except Exception:
+        return ""
+
+
+def _load_delegate_fn(module):
+    fn = getattr(module, "load_delegate", None)
+    if fn is None and hasattr(module, "experimental"):
+        fn = getattr(module.experimental, "load_delegate", None)
+    return fn
+
+
+def make_delegates(module, delegate, options):
+    if delegate in ("cpu", "xnnpack", ""):
+        return [], None
+    library = "libedgetpu.so.1" if delegate == "edgetpu" else delegate
+    load = _load_delegate_fn(module)
+    if load is None:
+        raise RunnerError("delegate-failed", "this runtime has no load_delegate()", 3)
+    try:
+        return [load(library, options)], library
+    except Exception as exc:
+        hint = ""
+        if delegate == "edgetpu":
+            hint = (" — is the Edge TPU plugged in and libedgetpu1-std (or -max) installed? "
+                    "An EdgeTPU model newer than the runtime fails here too: recompile with "
+                    "edgetpu_compiler -m <runtime version>")
+        raise RunnerError("delegate-failed", "failed to load delegate %s: %s%s" % (library, exc, hint), 3)
+
+
+def make_interpreter(module, model, threads, delegates):
+    kwargs = {"model_path": model}
+    if delegates:
+        kwargs["experimental_delegates"] = delegates
+    try:
+        try:
+            interp = module.Interpreter(num_threads=threads, **kwargs)
+        except TypeError:  # very old runtimes without num_threads
+            interp = module.Interpreter(**kwargs)
+        interp.allocate_tensors()
+        return interp
+    except Exception as exc:
+        text = str(exc).strip() or type(exc).__name__
+        raise RunnerError("load-failed", "the runtime could not load %s: %s" % (model, text), 3)
+
+
+def random_inputs(interp, seed):
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    specs = []
+    for detail in interp.get_input_details():
+        shape = [int(d) for d in detail["shape"]]
+        shape = [d if d > 0 else 1 for d in shape]
+        dtype = np.dtype(detail["dtype"])
+        if dtype.kind == "f":
+            value = rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+        elif dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            lo, hi = max(int(info.min), -128), min(int(info.max), 127 if dtype.kind == "i" else 255)
+            value = rng.randint(lo, hi + 1, size=shape).astype(dtype)
+        elif dtype.kind == "b":
+            value = rng.randint(0, 2, size=shape).astype(dtype)
+        else:
+            value = np.zeros(shape, dtype=dtype)
+        if list(detail["shape"]) != shape:
+            interp.resize_tensor_input(detail["index"], shape)
+            interp.allocate_tensors()
+        interp.set_tensor(detail["index"], value)
+        specs.append({"name": detail.get("name", ""), "shape": shape, "dtype": dtype.name})
+    return specs
+
+
+# -- measurement ---------------------------------------------------------------------------
+
+def timed_loop(invoke, min_runs, min_seconds, deadline):
+    """Invoke until both ``min_runs`` and ``min_seconds`` are met, or ``deadline`` passes."""
+    clock = _clock_ns
+    samples = []
+    start = clock()
+    min_ns = int(min_seconds * 1e9)
+    while True:
+        t0 = clock()
+        invoke()
+        t1 = clock()
+        samples.append((t1 - t0) / 1000.0)
+        if len(samples) >= min_runs and t1 - start >= min_ns:
+            return samples, "runs"
+        if t1 >= deadline:
+            return samples, "max_seconds"
+
+
+def measure(args, doc):
+    """Run the protocol; fields known early (runtime, pinning) go into ``doc`` even on error."""
+    started_at = time.time()
+    if not os.path.isfile(args.model):
+        raise RunnerError("model-missing", "model %s does not exist" % args.model, 2)
+    if args.threads < 1 or args.runs < 1 or args.warmup_runs < 0:
+        raise RunnerError("bad-args", "--threads and --runs must be >= 1, --warmup-runs >= 0", 2)
+    cpus = choose_cpus(args.cpu, args.threads)
+    if cpus is not None:
+        os.sched_setaffinity(0, set(cpus))
+    doc["pinned_cpu"] = ",".join(str(c) for c in cpus) if cpus is not None else None
+    state_cpus = cpus if cpus is not None else sorted(getattr(os, "sched_getaffinity", lambda p: [0])(0))[:1]
+    zones = thermal_zones(args.thermal_zones)
+    before = {"cpus": [cpu_state(c) for c in state_cpus], "temps_c": read_temps(zones),
+              "load_avg": load_average()}
+
+    module, runtime, runtime_version = import_runtime(args.runtime)
+    doc["runtime"], doc["runtime_version"] = runtime, runtime_version
+    options = {}
+    for item in args.delegate_option or []:
+        if "=" not in item:
+            raise RunnerError("bad-args", "--delegate-option %r is not key=value" % item, 2)
+        key, value = item.split("=", 1)
+        options[key] = value
+    delegates, delegate_library = make_delegates(module, args.delegate, options)
+
+    clock = _clock_ns
+    t0 = clock()
+    interp = make_interpreter(module, args.model, args.threads, delegates)
+    init_us = (clock() - t0) / 1000.0
+    inputs = random_inputs(interp, args.seed)
+
+    invoke = interp.invoke  # timed as is: no wrapper call inside the samples
+
+    try:
+        t0 = clock()
+        invoke()
+        first_us = (clock() - t0) / 1000.0
+        deadline = clock() + int(args.max_seconds * 1e9)
+        warmup, _ = timed_loop(invoke, args.warmup_runs, args.warmup_seconds, deadline) \
+            if (args.warmup_runs > 0 or args.warmup_seconds > 0) else ([], "runs")
+        samples, stopped_by = timed_loop(invoke, args.runs, args.min_seconds, deadline)
+    except Exception as exc:
+        raise RunnerError("invoke-failed", "invoke failed: %s" % exc, 3)
+
+    after = {"cpus": [cpu_state(c) for c in state_cpus], "temps_c": read_temps(zones),
+             "load_avg": load_average()}
+    import numpy as np
+
+    result = {
+        "status": "ok",
+        "model": args.model,
+        "model_size_bytes": os.path.getsize(args.model),
+        "runtime": runtime,
+        "runtime_version": runtime_version,
+        "delegate": args.delegate,
+        "delegate_library": delegate_library,
+        "threads": args.threads,
+        "pinned_cpus": cpus,
+        "pinned_cpu": ",".join(str(c) for c in cpus) if cpus is not None else None,
+        "init_us": init_us,
+        "first_inference_us": first_us,
+        "warmup_samples_us": warmup,
+        "samples_us": samples,
+        "stopped_by": stopped_by,
+        "inputs": inputs,
+        "before": before,
+        "after": after,
+        "governor": before["cpus"][0]["governor"] if before["cpus"] else None,
+        "temps_before_c": before["temps_c"],
+        "temps_after_c": after["temps_c"],
+        "peak_rss_kb": _peak_rss_kb(),
+        "numpy_version": np.__version__,
+        "started_at": started_at,
+        "finished_at": time.time(),
+    }
+    return result
+
+
+def _peak_rss_kb():
+    try:
+        import resource
+        return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+    except Exception:
+        return None
+
+
+# -- output --------------------------------------------------------------------------------
+
+def write_atomic(path, text):
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def common_fields(args):
+    return {
+        "schema": SCHEMA,
+        "kind": "edgekit.run",
+        "runner": "edgekit-runner",
+        "runner_version": RUNNER_VERSION,
+        "hostname": socket.gethostname(),
+        "python_version": platform.python_version(),
+        "python": sys.executable,
+        "settings": {
+            "threads": args.threads, "warmup_runs": args.warmup_runs,
+            "warmup_seconds": args.warmup_seconds, "runs": args.runs,
+            "min_seconds": args.min_seconds, "max_seconds": args.max_seconds, "cpu": args.cpu,
+            "delegate": args.delegate, "seed": args.seed,
+        },
+    }
+
+
+def parser():
+    p = argparse.ArgumentParser(description="edgekit on-device runner (prints one JSON document)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--warmup-runs", type=int, default=10)
+    p.add_argument("--warmup-seconds", type=float, default=0.5)
+    p.add_argument("--runs", type=int, default=50)
+    p.add_argument("--min-seconds", type=float, default=1.0)
+    p.add_argument("--max-seconds", type=float, default=150.0)
+    p.add_argument("--cpu", default="auto", help="auto | none | N | LIST (e.g. 4-7)")
+    p.add_argument("--delegate", default="cpu", help="cpu | xnnpack | edgetpu | PATH.so")
+    p.add_argument("--delegate-option", action="append", default=[], metavar="K=V")
+    p.add_argument("--runtime", default="auto", help="auto | ai_edge_litert | tflite_runtime | tensorflow")
+    p.add_argument("--out", default="")
+    p.add_argument("--thermal-zones", default="auto", help="auto | none | comma-separated zone dirs")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+_WARNINGS = []
+
+
+def _unraisable(info):
+    """Runtimes' __del__ errors (e.g. a half-built Delegate) go into the JSON, not the console."""
+    _WARNINGS.append("%s in %r: %s" % (type(info.exc_value).__name__, info.object, info.exc_value))
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if hasattr(sys, "unraisablehook"):  # Python 3.8+
+        sys.unraisablehook = _unraisable
+    doc = common_fields(args)
+    code = 0
+    try:
+        doc.update(measure(args, doc))
+    except RunnerError as err:
+        doc.update({"status": "error", "error_kind": err.kind, "error": err.message})
+        code = err.exit_code
+    except Exception as exc:  # a bug or an unexpected runtime failure: still one JSON document
+        doc.update({"status": "error", "error_kind": "internal",
+                    "error": "%s: %s" % (type(exc).__name__, exc)})
+        code = 3
+    import gc
+
+    gc.collect()
+    if _WARNINGS:
+        doc["warnings"] = list(_WARNINGS)
+    text = json.dumps(doc, sort_keys=False)
+    if args.out:
+        try:
+            write_atomic(args.out, text + "\n")
+        except (IOError, OSError) as exc:
+            doc.update({"status": "error", "error_kind": "write-failed",
+                        "error": "cannot write %s: %s" % (args.out, exc)})
+            text = json.dumps(doc)
+            code = code or 3
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
