@@ -77,7 +77,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if "ClickException" in kinds:
             exc.show()  # type: ignore[attr-defined]
             return int(getattr(exc, "exit_code", 2))
-        if "Abort" in kinds:
+        if "Abort" in kinds:  # click turns Ctrl-C into Abort
+            render.err_console().print("[yellow]interrupted[/]: what finished is kept in the store")
             return 130
         raise
     # with standalone_mode=False, click returns a command's `typer.Exit(code)` as the result

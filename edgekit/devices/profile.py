@@ -84,7 +84,7 @@ _TOP_FIELDS = {f.name: f for f in dataclasses.fields(DeviceProfile)}
 _CONN_FIELDS = {f.name: f for f in dataclasses.fields(Connection)}
 
 
-def _check_type(where: str, key: str, value: Any, default: Any) -> Any:
+def check_field_type(where: str, key: str, value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: '{key}' must be true or false, not {value!r}")
@@ -127,7 +127,7 @@ def profile_from_dict(doc: dict[str, Any], source: str, name: Optional[str] = No
                 raise ConfigError(f"{where}: unknown [connection] key(s) {bad}",
                                   hint=f"valid keys: {', '.join(_CONN_FIELDS)}")
             kwargs["connection"] = Connection(**{
-                k: _check_type(where, f"connection.{k}", v, _CONN_FIELDS[k].default) for k, v in value.items()})
+                k: check_field_type(where, f"connection.{k}", v, _CONN_FIELDS[k].default) for k, v in value.items()})
         elif key != "source":
             f = _TOP_FIELDS[key]
             if f.default is not dataclasses.MISSING:
@@ -136,7 +136,7 @@ def profile_from_dict(doc: dict[str, Any], source: str, name: Optional[str] = No
                 default = f.default_factory()
             else:
                 default = ""
-            kwargs[key] = _check_type(where, key, value, default)
+            kwargs[key] = check_field_type(where, key, value, default)
     kwargs.setdefault("name", name or "")
     if not kwargs["name"]:
         raise ConfigError(f"{where}: no 'name'")

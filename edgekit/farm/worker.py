@@ -1,0 +1,309 @@
+"""One worker thread per lab device: lease the device, take a job, check health, measure.
+
+The worker drives its device only through a device session (``DeviceSession`` by
+default), with its own SQLite connection. What happens on each outcome:
+
+* success → the measurement and the job's ``done`` state are committed together;
+* the model's fault (:class:`RuntimeIncompatible`, :class:`MeasurementError`, a bad
+  file) → the job fails at once with the reason; the device stays in rotation;
+* a transport fault (:class:`DeviceError`, its timeouts and unreachables) → the job is
+  re-queued for any device of its target after an exponential back-off, at most
+  ``retries`` times, then fails with the reason; the session is reopened;
+* health is checked before each job (``DeviceSession.health``), except right after a job
+  that ended well less than ``health_check_seconds`` ago with the device below its
+  ``max_temp_c`` (the runner just reached it, the lease says it is idle, its temperatures
+  after the run are known): saves 3–4 round trips per job on a busy lab;
+* a failed health check → the job is re-queued at once (no attempt used). An unreachable
+  device leaves the rotation for the rest of the run; a busy or too hot one rests with a
+  growing back-off and is checked again, and leaves the rotation only when it has been
+  unhealthy for ``unhealthy_seconds``. ``check_load = false`` ignores "busy" (labs whose
+  devices share one CPU, such as the simulated one in ``examples/``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Protocol
+
+from ..artifact import Artifact
+from ..devices.profile import DeviceProfile
+from ..errors import ConfigError, DeviceError, MeasurementError, RuntimeIncompatible
+from ..measurement import Measurement, RunSettings
+from ..progress import ProgressCallback, report
+from .events import insert_event
+from .labfile import LabDevice
+from .leases import DeviceLeases, Heartbeat
+from .queue import JobQueue, JobRow
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+#: health verdicts that pass by themselves (``DeviceSession.health`` reasons start so)
+TRANSIENT_HEALTH = ("busy", "too hot")
+
+
+class Session(Protocol):
+    """What the farm needs of a device session (``edgekit.devices.session.DeviceSession``)."""
+
+    def health(self) -> Any: ...
+
+    def measure(self, model: Path, settings: RunSettings, artifact: Optional[Artifact] = None) -> Measurement: ...
+
+
+#: builds an (unentered) session for a device profile
+SessionFactory = Callable[[DeviceProfile], AbstractContextManager[Session]]
+
+
+def device_session(profile: DeviceProfile) -> AbstractContextManager[Session]:
+    """The default session factory: ``DeviceSession(profile)``."""
+    from ..devices.session import DeviceSession
+
+    return DeviceSession(profile)
+
+
+@dataclass
+class FarmContext:
+    """What every worker of one controller shares."""
+
+    store: Store
+    queue: JobQueue
+    leases: DeviceLeases
+    heartbeat: Heartbeat
+    owner: str
+    lease_seconds: float
+    cooldown_seconds: float
+    retries: int
+    backoff_seconds: float
+    session_factory: SessionFactory
+    artifacts: dict[str, Artifact]
+    total_jobs: int
+    unhealthy_seconds: float = 300.0
+    health_check_seconds: float = 0.0
+    check_load: bool = True
+    progress: Optional[ProgressCallback] = None
+    poll_seconds: float = 0.25
+    stop: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Event = field(default_factory=threading.Event)
+
+    def artifact_for(self, job: JobRow) -> Artifact:
+        art = self.artifacts.get(job.id) or self.store.artifact(job.artifact_sha256)
+        if art is None:
+            raise ConfigError(f"job {job.label}: artifact {job.artifact_sha256[:12]} is not in the store")
+        return art.with_(path=Path(job.artifact_path))
+
+
+class DeviceWorker(threading.Thread):
+    """Runs the jobs its device may run until none is left (or it leaves the rotation)."""
+
+    def __init__(self, ctx: FarmContext, device: LabDevice) -> None:
+        super().__init__(name=f"edgekit-device-{device.name}", daemon=True)
+        self.ctx = ctx
+        self.device = device
+        self.job_owner = f"{ctx.owner}/{device.name}"
+        self.out_of_rotation: Optional[str] = None
+        self.done = 0
+        self.failed = 0
+        self.current: Optional[JobRow] = None
+        self._session: Optional[Session] = None
+        self._session_cm: Optional[AbstractContextManager[Session]] = None
+        self._cooldown_until = 0.0
+        self._unhealthy_since: Optional[float] = None
+        self._last_ok: Optional[tuple[float, dict[str, float]]] = None
+        self._rests = 0
+
+    # -- thread ----------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # noqa: BLE001 - a crashed worker must not hang the run
+            log.exception("worker of device %s crashed", self.device.name)
+            self.out_of_rotation = f"controller error: {type(exc).__name__}: {exc}"
+            self._requeue_current(self.out_of_rotation)
+        finally:
+            self.ctx.heartbeat.drop(self.device.key)
+            try:
+                hold = max(0.0, self._cooldown_until - time.time())
+                self.ctx.leases.release(self.device.key, self.ctx.owner, hold_seconds=hold)
+            except Exception:  # noqa: BLE001 - the lease expires by itself
+                log.warning("could not release the lease of %s", self.device.name, exc_info=True)
+            self._close_session()
+            self.ctx.store.close()
+            self._emit("lab.idle", "", self.out_of_rotation or "finished")
+            self.ctx.changed.set()
+
+    def _loop(self) -> None:
+        ctx, dev = self.ctx, self.device
+        waiting, idle = False, 0
+        while not ctx.stop.is_set():
+            if ctx.queue.unfinished_for(dev.name, dev.profile.name) == 0:
+                return
+            pause = self._cooldown_until - time.time()
+            if pause > 0:
+                self._emit("lab.cooldown", "", f"cool-down {pause:.1f} s")
+                ctx.stop.wait(pause)
+                continue
+            if not ctx.leases.acquire(dev.key, ctx.owner, ctx.lease_seconds):
+                if not waiting:
+                    holder = ctx.leases.holder(dev.key)
+                    self._emit("lab.wait", "", f"device held by {holder.owner if holder else '?'}")
+                    waiting = True
+                idle = self._idle(idle)
+                continue
+            waiting = False
+            ctx.heartbeat.hold(dev.key, ctx.owner)
+            job = ctx.queue.claim(dev.name, dev.profile.name, self.job_owner, ctx.lease_seconds)
+            if job is None:  # what is left is leased elsewhere or backing off: free the device meanwhile
+                ctx.heartbeat.drop(dev.key)
+                ctx.leases.release(dev.key, ctx.owner)
+                idle = self._idle(idle)
+                continue
+            idle = 0
+            self.current = job
+            try:
+                self._run_job(job)
+            finally:
+                self.current = None
+                ctx.heartbeat.hold(dev.key, ctx.owner)
+                ctx.changed.set()
+            if self.out_of_rotation:
+                return
+
+    def _idle(self, n: int) -> int:
+        """Wait before looking again: ``poll_seconds``, doubling up to 2 s while nothing changes."""
+        self.ctx.stop.wait(min(self.ctx.poll_seconds * 2 ** n, max(self.ctx.poll_seconds, 2.0)))
+        return n + 1
+
+    # -- one job ---------------------------------------------------------------------------
+    def _run_job(self, job: JobRow) -> None:
+        ctx = self.ctx
+        t0 = time.monotonic()
+        reason = None if self._recently_healthy() else self._health()
+        health_s = time.monotonic() - t0
+        if reason is not None:
+            ctx.queue.requeue(job.id, self.job_owner, f"device {self.device.name} unhealthy: {reason}")
+            self._unhealthy(job, reason)
+            return
+        self._unhealthy_since, self._rests = None, 0
+        attempt = ctx.queue.start(job.id, self.job_owner)
+        if attempt is None:
+            return  # the lease expired meanwhile and someone else took the job
+        ctx.heartbeat.hold(self.device.key, ctx.owner, job.id, self.job_owner)
+        self._emit("lab.job", job.label, f"attempt {attempt}")
+        t1 = time.monotonic()
+        try:
+            m = self._measure(job)
+        except (RuntimeIncompatible, MeasurementError, ConfigError) as exc:
+            self._fail(job, _reason(exc))
+        except DeviceError as exc:
+            self._close_session()
+            reason = _reason(exc)
+            if attempt > ctx.retries:
+                self._fail(job, f"{reason} (gave up after {attempt} attempt{'s' * (attempt > 1)})")
+            else:
+                delay = ctx.backoff_seconds * 2 ** (attempt - 1)
+                ctx.queue.requeue(job.id, self.job_owner, reason, delay=delay)
+                self._emit("lab.retry", job.label, f"{reason}; retry in {delay:g} s")
+        except Exception as exc:  # noqa: BLE001 - a bug must fail the job, not hang the lab
+            log.exception("job %s on %s", job.label, self.device.name)
+            self._fail(job, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            if m.status != "ok":
+                self._fail(job, m.error or f"measurement status {m.status}")
+            elif ctx.queue.complete(job.id, self.job_owner, m, {"health_seconds": round(health_s, 4),
+                                                                "measure_seconds": round(time.monotonic() - t1, 4)}):
+                self._last_ok = (time.time(), dict(m.facts.get("temps_after_c") or {}))
+                self.done += 1
+                self._emit("lab.done", job.label, f"median {m.stats.median / 1000:.3f} ms" if m.stats else "")
+            else:
+                log.warning("job %s: lease lost during the run; its result was discarded", job.label)
+        self._cooldown_until = time.time() + ctx.cooldown_seconds
+
+    def _unhealthy(self, job: JobRow, reason: str) -> None:
+        """Unreachable: out of rotation. Busy or too hot: rest (back-off) and check again,
+        out of rotation once it has been so for ``unhealthy_seconds``."""
+        ctx, now = self.ctx, time.time()
+        self._unhealthy_since = self._unhealthy_since or now
+        self._rests += 1
+        transient = reason.startswith(TRANSIENT_HEALTH)
+        if not transient or now - self._unhealthy_since >= ctx.unhealthy_seconds:
+            self.out_of_rotation = reason
+            with ctx.store.transaction() as db:
+                insert_event(db, "out-of-rotation", {"reason": reason}, job_id=job.id, device=self.device.name)
+            self._emit("lab.unhealthy", job.label, f"out of rotation: {reason}")
+            return
+        rest = min(ctx.backoff_seconds * 2 ** (self._rests - 1), 60.0)
+        self._cooldown_until = now + rest
+        with ctx.store.transaction() as db:
+            insert_event(db, "resting", {"reason": reason, "seconds": rest}, job_id=job.id, device=self.device.name)
+        self._emit("lab.unhealthy", job.label, f"{reason}; resting {rest:g} s")
+
+    def _measure(self, job: JobRow) -> Measurement:
+        session = self._open_session()
+        artifact = self.ctx.artifact_for(job)
+        m = session.measure(artifact.path, job.settings, artifact)
+        return dataclasses.replace(m, device=self.device.name, profile=self.device.profile.name)
+
+    def _fail(self, job: JobRow, reason: str) -> None:
+        if self.ctx.queue.fail(job.id, self.job_owner, reason):
+            self.failed += 1
+            self._emit("lab.failed", job.label, reason)
+
+    def _recently_healthy(self) -> bool:
+        """The last job ended well moments ago, and the device was cool then: that is the check."""
+        if self._last_ok is None:
+            return False
+        at, temps = self._last_ok
+        self._last_ok = None  # evidence is used once; a failed job forces a real check
+        cool = all(t < self.device.profile.max_temp_c for t in temps.values())
+        return cool and time.time() - at < self.ctx.health_check_seconds
+
+    def _health(self) -> Optional[str]:
+        """None when the device may take a job, else why not."""
+        try:
+            health = self._open_session().health()
+        except DeviceError as exc:
+            self._close_session()
+            return _reason(exc)
+        reason = str(getattr(health, "reason", "") or "health check failed")
+        if getattr(health, "ok", False) or (reason.startswith("busy") and not self.ctx.check_load):
+            return None
+        return reason
+
+    # -- session ---------------------------------------------------------------------------
+    def _open_session(self) -> Session:
+        if self._session is None:
+            cm = self.ctx.session_factory(self.device.profile.renamed(self.device.name))
+            self._session = cm.__enter__()
+            self._session_cm = cm
+        return self._session
+
+    def _close_session(self) -> None:
+        cm, self._session_cm, self._session = self._session_cm, None, None
+        if cm is not None:
+            try:
+                cm.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001 - closing a dead link may fail any way
+                log.debug("closing the session of %s failed", self.device.name, exc_info=True)
+
+    def _requeue_current(self, reason: str) -> None:
+        if self.current is not None:
+            try:
+                self.ctx.queue.requeue(self.current.id, self.job_owner, reason)
+            except Exception:  # noqa: BLE001 - its lease expires by itself
+                log.warning("could not re-queue %s", self.current.label, exc_info=True)
+
+    def _emit(self, stage: str, job: str, message: str) -> None:
+        report(self.ctx.progress, stage, self.device.name, self.done, self.ctx.total_jobs,
+               f"{job}: {message}" if job and message else job or message)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    hint = getattr(exc, "hint", None)
+    return f"{text} (hint: {hint})" if hint else text
