@@ -41,6 +41,12 @@ class Health:
     reason: str
     temps_c: dict[str, float] = field(default_factory=dict)
     load_avg: Optional[float] = None
+    state: str = "ok"        # ok | unreachable | too-hot | busy
+
+    @property
+    def transient(self) -> bool:
+        """A state that passes by itself (a hot or busy device), unlike an unreachable one."""
+        return self.state in ("too-hot", "busy")
 
 
 class DeviceSession:
@@ -127,16 +133,16 @@ class DeviceSession:
             load = self.transport.run(["cat", "/proc/loadavg"], timeout=timeout)
             ncpu = self.transport.run(["nproc"], timeout=timeout)
         except (DeviceUnreachable, DeviceTimeout) as exc:
-            return Health(False, f"unreachable: {exc}", {})
+            return Health(False, f"unreachable: {exc}", {}, state="unreachable")
         load1 = _first_float(load.stdout) if load.ok else None
         cpus = _first_float(ncpu.stdout) if ncpu.ok else None
         if temps:
             zone, hottest = max(temps.items(), key=lambda kv: kv[1])
             if hottest >= self.profile.max_temp_c:
                 return Health(False, f"too hot: {zone} at {hottest:.1f} °C (max_temp_c {self.profile.max_temp_c:g})",
-                              temps, load1)
+                              temps, load1, state="too-hot")
         if load1 is not None and cpus and load1 > 2 * cpus:
-            return Health(False, f"busy: load average {load1:.2f} on {cpus:g} CPUs", temps, load1)
+            return Health(False, f"busy: load average {load1:.2f} on {cpus:g} CPUs", temps, load1, state="busy")
         return Health(True, "ok", temps, load1)
 
     # -- measuring -----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from ..artifact import Artifact
 from ..devices.profile import DeviceProfile
+from ..devices.session import Health
 from ..errors import ConfigError, DeviceError, MeasurementError, RuntimeIncompatible
 from ..measurement import Measurement, RunSettings
 from ..progress import ProgressCallback, report
@@ -44,14 +45,11 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-#: health verdicts that pass by themselves (``DeviceSession.health`` reasons start so)
-TRANSIENT_HEALTH = ("busy", "too hot")
-
 
 class Session(Protocol):
     """What the farm needs of a device session (``edgekit.devices.session.DeviceSession``)."""
 
-    def health(self) -> Any: ...
+    def health(self) -> Health: ...
 
     def measure(self, model: Path, settings: RunSettings, artifact: Optional[Artifact] = None) -> Measurement: ...
 
@@ -183,11 +181,11 @@ class DeviceWorker(threading.Thread):
     def _run_job(self, job: JobRow) -> None:
         ctx = self.ctx
         t0 = time.monotonic()
-        reason = None if self._recently_healthy() else self._health()
+        unhealthy = None if self._recently_healthy() else self._health()
         health_s = time.monotonic() - t0
-        if reason is not None:
-            ctx.queue.requeue(job.id, self.job_owner, f"device {self.device.name} unhealthy: {reason}")
-            self._unhealthy(job, reason)
+        if unhealthy is not None:
+            ctx.queue.requeue(job.id, self.job_owner, f"device {self.device.name} unhealthy: {unhealthy.reason}")
+            self._unhealthy(job, unhealthy)
             return
         self._unhealthy_since, self._rests = None, 0
         attempt = ctx.queue.start(job.id, self.job_owner)
@@ -224,14 +222,14 @@ class DeviceWorker(threading.Thread):
                 log.warning("job %s: lease lost during the run; its result was discarded", job.label)
         self._cooldown_until = time.time() + ctx.cooldown_seconds
 
-    def _unhealthy(self, job: JobRow, reason: str) -> None:
+    def _unhealthy(self, job: JobRow, health: Health) -> None:
         """Unreachable: out of rotation. Busy or too hot: rest (back-off) and check again,
         out of rotation once it has been so for ``unhealthy_seconds``."""
         ctx, now = self.ctx, time.time()
         self._unhealthy_since = self._unhealthy_since or now
         self._rests += 1
-        transient = reason.startswith(TRANSIENT_HEALTH)
-        if not transient or now - self._unhealthy_since >= ctx.unhealthy_seconds:
+        reason = health.reason
+        if not health.transient or now - self._unhealthy_since >= ctx.unhealthy_seconds:
             self.out_of_rotation = reason
             with ctx.store.transaction() as db:
                 insert_event(db, "out-of-rotation", {"reason": reason}, job_id=job.id, device=self.device.name)
@@ -263,17 +261,16 @@ class DeviceWorker(threading.Thread):
         cool = all(t < self.device.profile.max_temp_c for t in temps.values())
         return cool and time.time() - at < self.ctx.health_check_seconds
 
-    def _health(self) -> Optional[str]:
-        """None when the device may take a job, else why not."""
+    def _health(self) -> Optional[Health]:
+        """None when the device may take a job, else its health (which says why not)."""
         try:
             health = self._open_session().health()
         except DeviceError as exc:
             self._close_session()
-            return _reason(exc)
-        reason = str(getattr(health, "reason", "") or "health check failed")
-        if getattr(health, "ok", False) or (reason.startswith("busy") and not self.ctx.check_load):
+            return Health(False, _reason(exc), state="unreachable")
+        if health.ok or (health.state == "busy" and not self.ctx.check_load):
             return None
-        return reason
+        return health
 
     # -- session ---------------------------------------------------------------------------
     def _open_session(self) -> Session:

@@ -84,7 +84,7 @@ def test_retries_are_bounded(tmp_path, farm_models, profiles_dir):
 
 def test_unreachable_device_leaves_the_rotation_and_its_jobs_fail_cleanly(tmp_path, farm_models, profiles_dir):
     FaultySession.faults = {}
-    FaultySession.health_script = [Health(False, "unreachable: cable pulled")]
+    FaultySession.health_script = [Health(False, "unreachable: cable pulled", state="unreachable")]
     lab = make_lab(tmp_path, farm_models, profiles_dir)
     run = lab.run(session_factory=FaultySession)
     assert run.counts["failed"] == 3 and run.counts["done"] == 0
@@ -97,8 +97,8 @@ def test_unreachable_device_leaves_the_rotation_and_its_jobs_fail_cleanly(tmp_pa
 
 def test_busy_device_rests_and_comes_back(tmp_path, farm_models, profiles_dir):
     FaultySession.faults = {}
-    FaultySession.health_script = [Health(False, "too hot: cpu at 90.0 °C (max_temp_c 80)"),
-                                   Health(False, "too hot: cpu at 85.0 °C (max_temp_c 80)")]
+    FaultySession.health_script = [Health(False, "too hot: cpu at 90.0 °C (max_temp_c 80)", state="too-hot"),
+                                   Health(False, "too hot: cpu at 85.0 °C (max_temp_c 80)", state="too-hot")]
     lab = make_lab(tmp_path, farm_models, profiles_dir)
     run = lab.run(session_factory=FaultySession)
     assert run.counts["done"] == 3

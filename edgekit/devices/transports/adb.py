@@ -33,6 +33,7 @@ from edgekit.devices.transports.shell_protocol import (
     RC_SUFFIX,
     ShellV2Decoder,
     kill_script,
+    rename_into_place,
     split_pid,
     split_rc,
 )
@@ -372,10 +373,7 @@ class AdbTransport(Transport):
                         self.close()  # a stale connection: nothing was sent, try a fresh one
                         continue
                     raise self._transfer_error(exc, f"push '{source}' to '{remote}'", timeout) from exc
-            moved = self.run(["mv", "-f", partial, remote], max(deadline - time.monotonic(), 1.0))
-        if not moved.ok:
-            raise DeviceError(f"device '{self.device}': cannot move '{partial}' to '{remote}': "
-                              f"{(moved.stdout + moved.stderr).strip()}", device=self.device)
+            rename_into_place(self, partial, remote, deadline)
 
     def pull(self, remote: str, local: Path, timeout: float) -> None:
         """Copy ``remote`` to ``local`` (via ``local.partial`` and a rename)."""

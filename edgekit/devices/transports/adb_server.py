@@ -35,6 +35,7 @@ from edgekit.devices.transports.shell_protocol import (
     RC_SUFFIX,
     ShellV2Decoder,
     kill_script,
+    rename_into_place,
     split_pid,
     split_rc,
 )
@@ -291,10 +292,7 @@ class AdbServerTransport(Transport):
                                       device=self.device)
         except Exception as exc:
             raise self._transfer_error(exc, what, timeout) from exc
-        moved = self.run(["mv", "-f", partial, remote], max(deadline - time.monotonic(), 1.0))
-        if not moved.ok:
-            raise DeviceError(f"device '{self.device}': cannot move '{partial}' to '{remote}': "
-                              f"{(moved.stdout + moved.stderr).strip()}", device=self.device)
+        rename_into_place(self, partial, remote, deadline)
 
     def pull(self, remote: str, local: Path, timeout: float) -> None:
         """Copy ``remote`` to ``local`` (via ``local.partial`` and a rename)."""

@@ -13,6 +13,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from typing import TYPE_CHECKING
+
+from ...errors import DeviceError
+
+if TYPE_CHECKING:
+    from .base import Transport
 
 __all__ = ["PID_PREFIX", "RC_SUFFIX", "CLOSE_STDIN", "ShellV2Decoder", "kill_script", "split_pid",
            "split_rc"]
@@ -28,6 +35,14 @@ _RC_MARKER = b"__EDGEKIT_RC="
 STDIN, STDOUT, STDERR, EXIT, CLOSE_STDIN_ID, WINDOW_SIZE = 0, 1, 2, 3, 4, 5
 #: the shell v2 "close stdin" packet: commands never wait for input
 CLOSE_STDIN = bytes([CLOSE_STDIN_ID, 0, 0, 0, 0])
+
+
+def rename_into_place(transport: "Transport", partial: str, remote: str, deadline: float) -> None:
+    """Finish an atomic push: ``mv -f partial remote`` on the device, or a DeviceError."""
+    moved = transport.run(["mv", "-f", partial, remote], max(deadline - time.monotonic(), 1.0))
+    if not moved.ok:
+        raise DeviceError(f"device '{transport.device}': cannot move '{partial}' to '{remote}': "
+                          f"{(moved.stdout + moved.stderr).strip()}", device=transport.device)
 
 
 def kill_script(pid: int) -> str:
