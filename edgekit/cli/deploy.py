@@ -35,6 +35,9 @@ def deploy_command(
     user: Optional[str] = typer.Option(None, "--user", help="Override the profile's ssh user."),
     key: Optional[str] = typer.Option(None, "--key", help="Override the profile's ssh/adb key path."),
     serial: Optional[str] = typer.Option(None, "--serial", help="Override the profile's adb serial."),
+    insecure_accept_host_key: bool = typer.Option(
+        False, "--insecure-accept-host-key",
+        help="ssh: accept and remember an unknown host key instead of refusing it (first contact only)."),
     as_json: bool = typer.Option(False, "--json", help="Print the measurements as JSON."),
 ) -> None:
     """Measure models on a device: median, p90, std, CV, init and first inference."""
@@ -51,6 +54,8 @@ def deploy_command(
     profile = get_profile(device, profiles)
     overrides = {k: v for k, v in dict(host=host, port=port, user=user, key=key, serial=serial).items()
                  if v is not None}
+    if insecure_accept_host_key:
+        overrides["insecure_accept_host_key"] = True
     if overrides:
         profile = profile.with_connection(**overrides)
     with render.progress_bars(enabled=not as_json) as progress:

@@ -26,13 +26,16 @@ def devices_command(
                                         help="Connect to device NAME: is it reachable, and what is it?"),
     profiles: list[Path] = typer.Option([], "--profiles", metavar="DIR",
                                         help="A folder of profile .toml files (wins over the shipped ones)."),
+    insecure_accept_host_key: bool = typer.Option(
+        False, "--insecure-accept-host-key",
+        help="With --check over ssh: accept an unknown host key instead of refusing it."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List device profiles (shipped, ~/.config/edgekit/devices, --profiles DIR)."""
     from ..devices.profile import load_profiles
 
     if check:
-        _check(check, profiles, as_json)
+        _check(check, profiles, as_json, insecure_accept_host_key)
         return
     found = load_profiles(profiles)
     if as_json:
@@ -48,10 +51,14 @@ def devices_command(
                          caption="edgekit devices --check NAME connects to one"))
 
 
-def _check(name: str, profiles: list[Path], as_json: bool) -> None:
+def _check(name: str, profiles: list[Path], as_json: bool, insecure_accept_host_key: bool = False) -> None:
     from ..devices.check import check_device
+    from ..devices.profile import get_profile
 
-    result = check_device(name, profiles)
+    profile = get_profile(name, profiles)
+    if insecure_accept_host_key:
+        profile = profile.with_connection(insecure_accept_host_key=True)
+    result = check_device(profile, profiles)
     if as_json:
         render.print_json(result.to_dict())
     else:

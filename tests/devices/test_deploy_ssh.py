@@ -97,3 +97,23 @@ def test_cli_devices_check_over_ssh(sshd: SshServer, tmp_path: Path, capsys: pyt
     doc = json.loads(out)
     assert doc["reachable"] is True and doc["name"] == "lab-board"
     assert doc["facts"]["runtime"] == "ai_edge_litert" and doc["facts"]["cpu_count"] >= 1
+
+
+def test_cli_unknown_host_key_is_refused_unless_explicitly_accepted(
+        sshd: SshServer, tiny_models, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    empty_known_hosts = tmp_path / "known_hosts"
+    empty_known_hosts.write_text("")
+    (profiles / "new-board.toml").write_text(
+        f'name = "new-board"\nkind = "board"\ntransport = "ssh"\npython = "{sys.executable}"\n'
+        f'workdir = "{tmp_path / "wd"}"\n[connection]\nhost = "{sshd.host}"\nport = {sshd.port}\n'
+        f'user = "{sshd.user}"\nkey = "{sshd.key_path}"\nknown_hosts = "{empty_known_hosts}"\n')
+    argv = ["deploy", "--device", "new-board", "--profiles", str(profiles), "--no-store",
+            "--runs", "3", "--warmup", "1", "--min-seconds", "0", "--warmup-seconds", "0",
+            str(tiny_models.int8_tflite)]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "new-board" in err and "insecure-accept-host-key" in err and "Traceback" not in err
+    assert main(argv + ["--insecure-accept-host-key", "--json"]) == 0
+    assert '"status": "ok"' in capsys.readouterr().out
