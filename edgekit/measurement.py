@@ -7,8 +7,11 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence
 
-#: a run whose coefficient of variation exceeds this is flagged "noisy"
+#: a run whose coefficient of variation exceeds this is flagged: "noisy" when the bulk of its
+#: runs spreads too (p10–p90 wider than HIGH_SPREAD × median), else "outliers" (a few slow
+#: runs — preemption, another process — inflate the CV while the median is unaffected)
 HIGH_CV = 0.10
+HIGH_SPREAD = 0.10
 #: a device that warmed up by more than this many °C during a run is flagged "heated"
 HEAT_RISE_C = 5.0
 
@@ -146,7 +149,10 @@ def quality_flags(stats: Optional[LatencyStats], temps_before: dict[str, float],
     flags: list[str] = []
     if stats is not None:
         if stats.cv > HIGH_CV:
-            flags.append("noisy")
+            known = stats.p10 is not None and stats.p90 is not None and stats.median
+            # aggregate-only runs (benchmark_model) have no percentiles: the CV is all there is
+            spread = (stats.p90 - stats.p10) / stats.median if known else float("inf")
+            flags.append("noisy" if spread > HIGH_SPREAD else "outliers")
         if stats.count < min_samples:
             flags.append("few-samples")
     rises = [temps_after[k] - temps_before[k] for k in temps_before if k in temps_after]
@@ -155,6 +161,11 @@ def quality_flags(stats: Optional[LatencyStats], temps_before: dict[str, float],
     if throttled:
         flags.append("throttled")
     return tuple(flags)
+
+
+#: flags that cast doubt on a measurement's median (reports mark these runs; "outliers" and
+#: "aggregate-only" are information, not doubt)
+DOUBTFUL_FLAGS: frozenset[str] = frozenset({"noisy", "heated", "throttled", "few-samples"})
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,11 @@ def test_stats_from_samples() -> None:
 def test_flags() -> None:
     steady = LatencyStats.from_samples([100.0] * 20)
     noisy = LatencyStats.from_samples([100.0, 200.0] * 10)
+    spikes = LatencyStats.from_samples([100.0] * 38 + [400.0, 500.0])  # two preempted runs
     assert quality_flags(steady, {"cpu": 40.0}, {"cpu": 41.0}) == ()
     assert quality_flags(noisy, {}, {}) == ("noisy",)
+    assert spikes.cv > 0.10 and spikes.p90 == spikes.p10
+    assert quality_flags(spikes, {}, {}) == ("outliers",)
     assert quality_flags(steady, {"cpu": 40.0}, {"cpu": 50.0}) == ("heated",)
     assert "few-samples" in quality_flags(LatencyStats.from_samples([1.0, 1.0]), {}, {})
 

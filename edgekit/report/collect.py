@@ -24,7 +24,7 @@ from typing import Any, Literal, Optional, Sequence
 
 from ..artifact import VARIANTS, Artifact, Manifest
 from ..errors import ConfigError
-from ..measurement import LatencyStats, Measurement, QualityRecord
+from ..measurement import DOUBTFUL_FLAGS, LatencyStats, Measurement, QualityRecord
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Candidate:
 
     @property
     def flagged(self) -> bool:
-        return bool(self.flags)
+        return any(f in DOUBTFUL_FLAGS for f in self.flags)
 
     @property
     def key(self) -> tuple[str, Optional[str]]:
