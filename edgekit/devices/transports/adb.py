@@ -153,16 +153,9 @@ class AdbTransport(Transport):
         self._lock = threading.RLock()
         self._dev: Any = None
 
-    def __repr__(self) -> str:
-        return f"AdbTransport(device={self.device!r}, target={self._target!r})"
-
     @property
-    def _target(self) -> str:
+    def target(self) -> str:
         return f"{self.host}:{self.port}" if self.host is not None else f"usb:{self.serial}"
-
-    def _unreachable(self, reason: str, hint: str) -> DeviceUnreachable:
-        return DeviceUnreachable(f"device '{self.device}' ({self._target}) is unreachable: {reason}",
-                                 hint=hint, device=self.device)
 
     # -- connection ----------------------------------------------------------------------
 
@@ -224,7 +217,7 @@ class AdbTransport(Transport):
                 dev.close()
             raise self._connect_error(exc, bool(prompted)) from exc
         self.features = parse_features(banners[-1]) if banners else frozenset()
-        log.debug("device %s: connected to %s, features %s", self.device, self._target, sorted(self.features))
+        log.debug("device %s: connected to %s, features %s", self.device, self.target, sorted(self.features))
         return dev
 
     def _connect_error(self, exc: BaseException, prompted: bool) -> DeviceError:
@@ -246,7 +239,7 @@ class AdbTransport(Transport):
             reason = f"ADB protocol error: {exc}"
         return self._unreachable(
             reason, hint=f"check that the phone is on and on the network, that ADB over TCP is enabled "
-            f"(`adb tcpip {self.port}` over USB) and that `adb connect {self._target}` works")
+            f"(`adb tcpip {self.port}` over USB) and that `adb connect {self.target}` works")
 
     # -- commands ------------------------------------------------------------------------
 

@@ -101,16 +101,9 @@ class AdbServerTransport(Transport):
         self._features: frozenset[str] | None = None
         self._lock = threading.Lock()
 
-    def __repr__(self) -> str:
-        return f"AdbServerTransport(device={self.device!r}, target={self._target!r})"
-
     @property
-    def _target(self) -> str:
+    def target(self) -> str:
         return f"{self.serial} via {self.server_host}:{self.server_port}"
-
-    def _unreachable(self, reason: str, hint: str) -> DeviceUnreachable:
-        return DeviceUnreachable(f"device '{self.device}' ({self._target}) is unreachable: {reason}",
-                                 hint=hint, device=self.device)
 
     def close(self) -> None:
         """Forget cached device features (every call opens its own server connection)."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from ...errors import DeviceUnreachable
+
 
 @dataclass(frozen=True)
 class Completed:
@@ -51,6 +53,19 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def pull(self, remote: str, local: Path, timeout: float) -> None:
         """Copy ``remote`` from the device to ``local``."""
+
+    @property
+    def target(self) -> str:
+        """Where the device is reached (``user@host:port``, ``serial via host:5037`` …)."""
+        return "this host"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(device={self.device!r}, target={self.target!r})"
+
+    def _unreachable(self, reason: str, hint: str) -> DeviceUnreachable:
+        """The one form of "cannot reach this device" every transport raises."""
+        return DeviceUnreachable(f"device '{self.device}' ({self.target}) is unreachable: {reason}",
+                                 hint=hint, device=self.device)
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections; the transport may be reused after (it reconnects)."""

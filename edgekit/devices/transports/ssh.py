@@ -105,11 +105,8 @@ class SshTransport(Transport):
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
 
-    def __repr__(self) -> str:
-        return f"SshTransport(device={self.device!r}, target={self._target!r})"
-
     @property
-    def _target(self) -> str:
+    def target(self) -> str:
         return f"{self.user}@{self.host}:{self.port}"
 
     # -- connection ----------------------------------------------------------------------
@@ -163,14 +160,8 @@ class SshTransport(Transport):
         transport = client.get_transport()
         assert transport is not None
         transport.set_keepalive(self.keepalive_s)
-        log.debug("device %s: connected to %s", self.device, self._target)
+        log.debug("device %s: connected to %s", self.device, self.target)
         return client
-
-    def _unreachable(self, reason: str, hint: str) -> DeviceUnreachable:
-        return DeviceUnreachable(
-            f"device '{self.device}' ({self._target}) is unreachable: {reason}",
-            hint=hint, device=self.device,
-        )
 
     def _connect_error(self, exc: BaseException) -> DeviceError:
         keyscan = f"ssh-keyscan -p {self.port} {self.host} >> {self.known_hosts}"
