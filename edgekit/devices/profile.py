@@ -61,6 +61,7 @@ class DeviceProfile:
     edgetpu_runtime_version: int = 0  # libedgetpu runtime version (Coral), 0 = unknown/none
     paper_column: str = ""         # the paper table column of this device, e.g. "latency_ms_pixel_3xl"
     source: str = ""               # the file it was loaded from
+    base: str = ""                 # the profile a renamed device (a lab's "pixel3-a") was made from
 
     def with_connection(self, **overrides: Any) -> "DeviceProfile":
         """A copy with connection fields replaced (lab files use this for several phones)."""
@@ -71,7 +72,13 @@ class DeviceProfile:
         return dataclasses.replace(self, connection=dataclasses.replace(self.connection, **overrides))
 
     def renamed(self, name: str) -> "DeviceProfile":
-        return dataclasses.replace(self, name=name)
+        """The same device under another name; ``profile_name`` still says what it is."""
+        return dataclasses.replace(self, name=name, base=self.base or self.name)
+
+    @property
+    def profile_name(self) -> str:
+        """The profile this device is (``pixel3`` for a lab's ``pixel3-a``)."""
+        return self.base or self.name
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -82,6 +89,8 @@ class DeviceProfile:
 
 _TOP_FIELDS = {f.name: f for f in dataclasses.fields(DeviceProfile)}
 _CONN_FIELDS = {f.name: f for f in dataclasses.fields(Connection)}
+#: set by edgekit, never by a profile file
+_INTERNAL_FIELDS = frozenset({"source", "base"})
 
 
 def check_field_type(where: str, key: str, value: Any, default: Any) -> Any:
@@ -111,11 +120,11 @@ def check_field_type(where: str, key: str, value: Any, default: Any) -> Any:
 def profile_from_dict(doc: dict[str, Any], source: str, name: Optional[str] = None) -> DeviceProfile:
     """Validate a profile document (the TOML's tables) and build the profile."""
     where = f"device profile {source}"
-    unknown = sorted(set(doc) - set(_TOP_FIELDS) - {"source"})
+    unknown = sorted(set(doc) - (set(_TOP_FIELDS) - _INTERNAL_FIELDS))
     if unknown:
         raise ConfigError(
             f"{where}: unknown key(s) {unknown}",
-            hint=f"valid keys: {', '.join(sorted(k for k in _TOP_FIELDS if k != 'source'))}",
+            hint=f"valid keys: {', '.join(sorted(set(_TOP_FIELDS) - _INTERNAL_FIELDS))}",
         )
     kwargs: dict[str, Any] = {}
     for key, value in doc.items():
@@ -128,7 +137,7 @@ def profile_from_dict(doc: dict[str, Any], source: str, name: Optional[str] = No
                                   hint=f"valid keys: {', '.join(_CONN_FIELDS)}")
             kwargs["connection"] = Connection(**{
                 k: check_field_type(where, f"connection.{k}", v, _CONN_FIELDS[k].default) for k, v in value.items()})
-        elif key != "source":
+        else:
             f = _TOP_FIELDS[key]
             if f.default is not dataclasses.MISSING:
                 default: Any = f.default

@@ -213,7 +213,7 @@ class DeviceSession:
         return Measurement(
             artifact_sha256=model_file.sha256,
             artifact_name=artifact.name if artifact else path.stem,
-            device=self.name, profile=self.profile.name,
+            device=self.name, profile=self.profile.profile_name,
             runner=result.runner, runner_version=result.runner_version, settings=settings,
             samples_us=result.samples_us, stats=stats, init_us=result.init_us,
             first_inference_us=result.first_inference_us, warmup_samples_us=result.warmup_samples_us,

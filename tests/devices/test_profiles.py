@@ -125,3 +125,14 @@ def test_cli_starts_without_heavy_imports() -> None:
             "print(sorted(m for m in ('tensorflow', 'numpy', 'paramiko', 'adb_shell', 'adbutils') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_a_renamed_device_remembers_its_profile_and_files_cannot_forge_it() -> None:
+    from edgekit.devices.profile import get_profile, profile_from_dict
+    from edgekit.errors import ConfigError
+
+    phone = get_profile("pixel3").renamed("pixel3-a").renamed("pixel3-b")
+    assert (phone.name, phone.profile_name) == ("pixel3-b", "pixel3")
+    for internal in ("base", "source"):
+        with pytest.raises(ConfigError, match="unknown key"):
+            profile_from_dict({"name": "x", internal: "pixel3"}, source="test")

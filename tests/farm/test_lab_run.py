@@ -58,6 +58,8 @@ def test_mixed_lab_runs_every_job_once_with_real_samples(tmp_path, farm_models, 
         assert len(m["samples_us"]) == 5 and all(s > 0 for s in m["samples_us"])
         assert m["started_at"] < m["finished_at"]
         assert m["device"] == job["device"]
+        # the device is named by the lab; the measurement still says which profile it is
+        assert m["profile"] == {"host": "host", "phone-1": "testphone"}.get(m["device"], "testboard")
         assert job["latency"]["median_us"] == pytest.approx(sorted(m["samples_us"])[2])
         if job["target_kind"] == "device":
             assert job["device"] == job["target"]
