@@ -92,7 +92,10 @@ def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback]:
     terminal = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
     bars = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[stage]}[/]"), BarColumn(),
                     MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=Console(file=terminal, highlight=False), transient=False)
+                    console=Console(file=terminal, highlight=False), transient=False,
+                    # no sys.stdout/stderr proxies: they would carry TensorFlow's prints past the
+                    # fd-level redirect of quiet_tensorflow() onto the terminal
+                    redirect_stdout=False, redirect_stderr=False)
     tasks: dict[str, Any] = {}
 
     def callback(ev: ProgressEvent) -> None:
