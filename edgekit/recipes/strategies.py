@@ -145,6 +145,9 @@ def _state(name: str, a: Point, b: Point, metric: str) -> Strategy:
 
 
 def _ratio(r: float, better: str, worse: str) -> str:
+    if round(r, 2) == 1.0 or round(1 / r, 2) == 1.0:  # within rounding: neither better nor worse
+        same = {"faster": "about as fast", "smaller": "about the same size"}.get(better, "about the same")
+        return f"{same} ({r:.3f}×)"
     if r >= 1:
         return f"{r:.2f}× {better}"
     return f"{1 / r:.2f}× {worse}"

@@ -51,3 +51,12 @@ def test_slower_and_larger_are_said_plainly() -> None:
     (_, gis), _ = strategies([a, b, Point("c", 0.5, "baseline", "fp32", 4000, 0.9, {}),
                                Point("d", 0.1, "augmentation", "int8", 300, 0.8, {})])
     assert "2.00× larger" in gis.text and "host 2.00× slower" in gis.text and "not evaluated" in gis.text
+
+
+def test_a_ratio_within_rounding_is_not_called_faster_or_slower() -> None:
+    from edgekit.recipes.strategies import _ratio
+
+    assert _ratio(0.998, "faster", "slower") == "about as fast (0.998×)"
+    assert _ratio(1.004, "smaller", "larger") == "about the same size (1.004×)"
+    assert _ratio(1.02, "faster", "slower") == "1.02× faster"
+    assert _ratio(0.5, "faster", "slower") == "2.00× slower"
