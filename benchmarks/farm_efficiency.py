@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgekit.farm.store import Store  # noqa: E402 - after the path fix-up
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -48,7 +50,7 @@ def make_model(folder: Path) -> Path:
     return path
 
 
-def report(store: "Store", wall: float, args: argparse.Namespace,  # noqa: F821
+def report(store: Store, wall: float, args: argparse.Namespace,
            span: tuple[float, float]) -> None:
     """Print efficiency and the per-job cost breakdown from the store's events."""
     db = store.connect()

@@ -1,4 +1,4 @@
-"""Versioned JSON files, written atomically (temp file in the same folder + os.replace)."""
+"""Files written atomically (a temp file in the same folder, then os.replace), and versioned JSON."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from .errors import ConfigError
 SCHEMA = 1
 
 
-def write_json(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
-    """Write ``doc`` (with ``"schema"`` first) to ``path`` atomically; returns the path."""
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically, with the usual file mode; returns the path.
+
+    Readers see the old file or the new one, never a part: the text goes to a temporary
+    file in the same folder, is synced, and replaces ``path`` in one rename.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"schema": SCHEMA, **{k: v for k, v in doc.items() if k != "schema"}}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(body, fh, indent=2, sort_keys=False, default=_default)
-            fh.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
@@ -31,6 +33,12 @@ def write_json(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
+    """Write ``doc`` (with ``"schema"`` first) to ``path`` atomically; returns the path."""
+    body = {"schema": SCHEMA, **{k: v for k, v in doc.items() if k != "schema"}}
+    return write_text(path, json.dumps(body, indent=2, sort_keys=False, default=_default) + "\n")
 
 
 def read_json(path: str | os.PathLike[str], what: str = "file") -> dict[str, Any]:

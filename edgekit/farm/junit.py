@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Optional
 
+from ..jsonio import write_text
 from .gate import GateReport
 
 
@@ -65,13 +66,4 @@ def _details(job: dict[str, Any], verdict: Optional[Any]) -> str:
 
 def write_junit(path: str | Path, results: dict[str, Any], gate: GateReport) -> Path:
     """Write the JUnit XML file (atomically)."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(junit_xml(results, gate))
-    os.replace(tmp, path)
-    return path
+    return write_text(path, junit_xml(results, gate))

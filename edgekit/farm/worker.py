@@ -29,7 +29,7 @@ import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from ..artifact import Artifact
 from ..devices.profile import DeviceProfile

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from ..errors import ConfigError
+from ..jsonio import write_text
 from ..progress import ProgressCallback, report as progress_report
 from .collect import Candidate, ReportData, collect
 from .content import Plot, ReportContent
-from .export import readable
 from .frontiers import Frontiers, compute_frontiers, usable
 from .paper import PAPER_LABEL, paper_column, paper_matches
 from .recommend import Constraints, Recommendation, recommend
@@ -77,20 +77,6 @@ def _paper_flag(paper: Union[str, bool], data: ReportData) -> bool:
     if paper in ("never", "no", "off"):
         return False
     raise ConfigError(f"paper={paper!r} is not one of auto, always, never")
-
-
-def _write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def build_tables(data: ReportData, fr: Frontiers, devices: Sequence[str], paper: bool) -> tuple[list[Table], list[Table]]:
@@ -242,11 +228,11 @@ def report(store: Any = None, out: Union[str, os.PathLike[str]] = "edgekit-repor
         if "html" in fmts:
             from .html import render_html
 
-            files["html"] = [_write_text(out_dir / "report.html", render_html(content))]
+            files["html"] = [write_text(out_dir / "report.html", render_html(content))]
     if "md" in fmts:
         from .markdown import render_markdown
 
-        files["md"] = [_write_text(out_dir / "report.md", render_markdown(content))]
+        files["md"] = [write_text(out_dir / "report.md", render_markdown(content))]
     if "csv" in fmts:
         from .export import write_csv
 
@@ -256,7 +242,6 @@ def report(store: Any = None, out: Union[str, os.PathLike[str]] = "edgekit-repor
 
         files["json"] = [out_dir / "report.json"]
         write_report_json(content, out_dir / "report.json", files)
-        readable(out_dir / "report.json")
     progress_report(progress, "report", "done", 1, 1, str(out_dir))
     log.info("report written to %s (%s)", out_dir, ", ".join(sorted(files)))
     fronts: dict[str, list[Candidate]] = {ANY_DEVICE: fr.front(None)}

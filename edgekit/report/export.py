@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
 
-from ..jsonio import write_json
+from ..jsonio import write_json, write_text
 from .collect import Candidate
 from .content import ReportContent
 from .recommend import Recommendation
@@ -33,13 +32,6 @@ def _row(c: Candidate, content: ReportContent) -> dict[str, Any]:
     }
 
 
-def readable(path: str | Path) -> None:
-    """Give a file written through ``mkstemp`` (mode 0600) the usual mode (0666 minus the umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
 def _r(x: Optional[float]) -> Any:
     return "" if x is None else round(x, 6)
 
@@ -50,23 +42,15 @@ def write_csv(content: ReportContent, path: Path) -> Path:
     ``pareto`` is the quality × latency status on that device, or the quality × size
     status for the device-less rows. Written atomically.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-            w.writeheader()
-            for c in content.data.candidates:
-                if c.device in content.devices:
-                    w.writerow(_row(c, content))
-            for c in content.data.models:
-                w.writerow(_row(c, content))
-        readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+    w.writeheader()
+    for c in content.data.candidates:
+        if c.device in content.devices:
+            w.writerow(_row(c, content))
+    for c in content.data.models:
+        w.writerow(_row(c, content))
+    return write_text(path, buf.getvalue())
 
 
 def candidate_dict(c: Candidate) -> dict[str, Any]:

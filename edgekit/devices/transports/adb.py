@@ -37,7 +37,7 @@ from edgekit.devices.transports.shell_protocol import (
     split_pid,
     split_rc,
 )
-from edgekit.errors import ConfigError, DeviceError, DeviceTimeout, DeviceUnreachable
+from edgekit.errors import ConfigError, DeviceError, DeviceTimeout
 
 __all__ = ["AdbTransport", "UNAUTHORIZED_HINT", "parse_features"]
 
@@ -345,9 +345,7 @@ class AdbTransport(Transport):
 
         adbd creates parent directories; the local permission bits are kept.
         """
-        source = Path(local)
-        if not source.is_file():
-            raise ConfigError(f"cannot push '{source}': not a file", hint="check the path")
+        source = self._push_source(local)
         deadline = time.monotonic() + timeout
         partial = remote + ".partial"
         info = source.stat()

@@ -39,7 +39,7 @@ from edgekit.devices.transports.shell_protocol import (
     split_pid,
     split_rc,
 )
-from edgekit.errors import ConfigError, DeviceError, DeviceTimeout, DeviceUnreachable
+from edgekit.errors import ConfigError, DeviceError, DeviceTimeout
 
 __all__ = ["AdbServerTransport"]
 
@@ -259,9 +259,7 @@ class AdbServerTransport(Transport):
 
     def push(self, local: Path, remote: str, timeout: float) -> None:
         """Copy ``local`` to ``remote`` via ``remote.partial`` and a rename on the device."""
-        source = Path(local)
-        if not source.is_file():
-            raise ConfigError(f"cannot push '{source}': not a file", hint="check the path")
+        source = self._push_source(local)
         deadline = time.monotonic() + timeout
         partial = remote + ".partial"
         info = source.stat()

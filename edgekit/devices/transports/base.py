@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ...errors import DeviceUnreachable
+from ...errors import ConfigError, DeviceUnreachable
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,14 @@ class Transport(abc.ABC):
         """The one form of "cannot reach this device" every transport raises."""
         return DeviceUnreachable(f"device '{self.device}' ({self.target}) is unreachable: {reason}",
                                  hint=hint, device=self.device)
+
+    @staticmethod
+    def _push_source(local: Path) -> Path:
+        """The local file a push reads, or a ConfigError naming it."""
+        source = Path(local)
+        if not source.is_file():
+            raise ConfigError(f"cannot push '{source}': not a file", hint="check the path")
+        return source
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections; the transport may be reused after (it reconnects)."""

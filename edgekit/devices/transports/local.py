@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from edgekit.devices.transports.base import Completed, Transport
-from edgekit.errors import ConfigError, DeviceError, DeviceTimeout
+from edgekit.errors import DeviceError, DeviceTimeout
 
 __all__ = ["LocalTransport"]
 
@@ -103,9 +103,7 @@ class LocalTransport(Transport):
 
     def push(self, local: Path, remote: str, timeout: float) -> None:
         """Copy ``local`` to ``remote`` (relative to ``workdir``), creating parent dirs."""
-        source = Path(local)
-        if not source.is_file():
-            raise ConfigError(f"cannot push '{source}': not a file", hint="check the path")
+        source = self._push_source(local)
         self._copy(source, self._resolve(remote), timeout, what="push")
 
     def pull(self, remote: str, local: Path, timeout: float) -> None:

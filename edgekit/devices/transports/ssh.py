@@ -26,7 +26,7 @@ import paramiko
 
 from edgekit.devices.transports.base import Completed, Transport
 from edgekit.devices.transports.shell_protocol import PID_PREFIX, kill_script, split_pid
-from edgekit.errors import ConfigError, DeviceError, DeviceTimeout, DeviceUnreachable
+from edgekit.errors import ConfigError, DeviceError, DeviceTimeout
 
 __all__ = ["SshTransport"]
 
@@ -300,9 +300,7 @@ class SshTransport(Transport):
 
         Parent directories are created; the local permission bits are kept.
         """
-        source = Path(local)
-        if not source.is_file():
-            raise ConfigError(f"cannot push '{source}': not a file", hint="check the path")
+        source = self._push_source(local)
         deadline = time.monotonic() + timeout
         partial = remote + ".partial"
         sftp = self._sftp_client(deadline)
