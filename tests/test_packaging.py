@@ -46,3 +46,4 @@ def test_public_api_names_resolve() -> None:
         if name == "__version__":
             continue
         assert getattr(edgekit, name) is not None, name
+

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from ..errors import ConfigError
+from ..tomlvalues import fits, scalar
 
 TRANSPORTS = ("local", "ssh", "adb", "adb-server")
 RUNNERS = ("edgekit-runner", "benchmark_model", "benchmark_litert_model")
@@ -93,28 +94,20 @@ _CONN_FIELDS = {f.name: f for f in dataclasses.fields(Connection)}
 _INTERNAL_FIELDS = frozenset({"source", "base"})
 
 
+_KIND_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
 def check_field_type(where: str, key: str, value: Any, default: Any) -> Any:
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: '{key}' must be true or false, not {value!r}")
-        return value
-    if isinstance(default, int) and not isinstance(default, bool):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: '{key}' must be an integer, not {value!r}")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: '{key}' must be a number, not {value!r}")
-        return float(value)
+    """``value`` checked against the kind of the field's ``default`` (a list field takes strings)."""
     if isinstance(default, tuple):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: '{key}' must be a list of strings, not {value!r}")
         return tuple(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: '{key}' must be a string, not {value!r}")
-    return value
+    if not fits(value, default):
+        raise ConfigError(f"{where}: '{key}' must be {_KIND_WORDS[type(default)]}, not {value!r}")
+    return scalar(value, default)
 
 
 def profile_from_dict(doc: dict[str, Any], source: str, name: Optional[str] = None) -> DeviceProfile:

@@ -13,7 +13,6 @@ digits, three widths, baseline + distillation, fp32 + int8, measured on ``host``
 from __future__ import annotations
 
 import copy
-import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Mapping, Optional
 
 from ..artifact import VARIANTS
 from ..errors import ConfigError
+from ..tomlvalues import fits, scalar
 from .datasets import KINDS
 from .training import RECIPES
 
@@ -271,22 +271,15 @@ def _bad(where: str, section: str, key: str, value: Any, expected: str) -> Confi
                        hint=f"{key} must be {expected}")
 
 
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string in quotes"}
+
+
 def _coerce(where: str, section: str, key: str, value: Any, default: Any, base: Path) -> Any:
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise _bad(where, section, key, value, "true or false")
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _bad(where, section, key, value, "a whole number")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise _bad(where, section, key, value, "a number")
-        return float(value)
+    if not isinstance(default, tuple) and not fits(value, default):
+        raise _bad(where, section, key, value, _KIND_WORDS[type(default)])
+    if isinstance(default, (bool, int, float)):
+        return scalar(value, default)
     if isinstance(default, str):
-        if not isinstance(value, str):
-            raise _bad(where, section, key, value, "a string in quotes")
         choices = _CHOICES.get((section, key))
         if choices and value not in choices:
             raise _bad(where, section, key, value, f"one of: {', '.join(choices)}")
