@@ -15,6 +15,16 @@ The CPU governor, frequencies and every thermal zone are read before and after.
 Exit codes: 0 ok; 2 bad arguments or model missing; 3 runtime missing, model load or
 delegate failure, or an invoke that failed. Every outcome — errors included — is one
 JSON document with ``"status"``, written atomically to ``--out`` and to stdout.
+
+Serve mode (``--serve``), one process per device session: first one line
+``{"kind": "edgekit.serve", "status": "ready", ...}``, then for every job line on stdin
+(``{"id": ..., "model": PATH, "settings": {"runs": 50, "min_seconds": 1.0, ...}}``, the
+settings being the one-shot options with ``_`` for ``-``) one line on stdout: the same
+document the one-shot mode prints, plus ``"id"``. A bad job is an error line, never the
+end of the server. Each job runs exactly like a one-shot run (same protocol, the CPU
+affinity and the peak-RSS mark reset first). EOF on stdin ends the server after the jobs
+already read; if the reader of stdout goes away (the SSH channel closed, the controller
+died), the server exits at once, even mid-job.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +36,7 @@ import os
 import platform
 import socket
 import sys
+import threading
 import time
 
 RUNNER_VERSION = "1.0.0"
@@ -372,6 +383,16 @@ def _peak_rss_kb():
         return None
 
 
+def _reset_peak_rss():
+    """Start a new peak-RSS mark (Linux >= 4.0), so a served job reports its own peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except (IOError, OSError):
+        return False
+
+
 # -- output --------------------------------------------------------------------------------
 
 def write_atomic(path, text):
@@ -402,8 +423,8 @@ def common_fields(args):
     }
 
 
-def parser():
-    p = argparse.ArgumentParser(description="edgekit on-device runner (prints one JSON document)")
+def parser(cls=argparse.ArgumentParser):
+    p = cls(description="edgekit on-device runner (prints one JSON document; --serve: one per job line)")
     p.add_argument("--model", required=True)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--warmup-runs", type=int, default=10)
@@ -429,10 +450,9 @@ def _unraisable(info):
     _WARNINGS.append("%s in %r: %s" % (type(info.exc_value).__name__, info.object, info.exc_value))
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    if hasattr(sys, "unraisablehook"):  # Python 3.8+
-        sys.unraisablehook = _unraisable
+def run_once(args):
+    """One run of the protocol: (the JSON document, the exit code). Never raises."""
+    del _WARNINGS[:]
     doc = common_fields(args)
     code = 0
     try:
@@ -449,16 +469,139 @@ def main(argv=None):
     gc.collect()
     if _WARNINGS:
         doc["warnings"] = list(_WARNINGS)
-    text = json.dumps(doc, sort_keys=False)
     if args.out:
         try:
-            write_atomic(args.out, text + "\n")
+            write_atomic(args.out, json.dumps(doc, sort_keys=False) + "\n")
         except (IOError, OSError) as exc:
             doc.update({"status": "error", "error_kind": "write-failed",
                         "error": "cannot write %s: %s" % (args.out, exc)})
-            text = json.dumps(doc)
             code = code or 3
-    sys.stdout.write(text + "\n")
+    return doc, code
+
+
+# -- serve mode ----------------------------------------------------------------------------
+
+class _JobArgumentParser(argparse.ArgumentParser):
+    """The one-shot parser, raising instead of exiting (a bad job must not end the server)."""
+
+    def error(self, message):
+        raise RunnerError("bad-args", message, 2)
+
+
+def job_args(job):
+    """A job line's ``model`` and ``settings`` as the one-shot CLI's parsed arguments."""
+    if not isinstance(job, dict):
+        raise RunnerError("bad-job", "a job is a JSON object, not %s" % type(job).__name__, 2)
+    settings = job.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise RunnerError("bad-job", "job settings must be a JSON object", 2)
+    model = job.get("model", settings.get("model"))
+    if not isinstance(model, str) or not model:
+        raise RunnerError("bad-job", "the job names no model", 2)
+    argv = ["--model", model]
+    for key, value in sorted(settings.items()):
+        if key in ("model", "serve"):
+            continue
+        option = "--" + str(key).replace("_", "-")
+        if isinstance(value, list):  # repeated options (delegate_option)
+            for item in value:
+                argv += [option, str(item)]
+        elif value is not None:
+            argv += [option, str(value)]
+    return parser(_JobArgumentParser).parse_args(argv)
+
+
+def _exit_when_reader_gone(fd):
+    """Block until nobody can read ``fd`` (a pipe or socket) any more, then exit at once."""
+    try:
+        import select
+        import stat
+
+        if not (stat.S_ISFIFO(os.fstat(fd).st_mode) or stat.S_ISSOCK(os.fstat(fd).st_mode)):
+            return
+        poller = select.poll()
+        poller.register(fd, 0)  # POLLERR / POLLHUP are always reported
+        while True:
+            events = poller.poll()  # blocks in the kernel: no GIL, no effect on the timed loop
+            if any(ev & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, ev in events):
+                os._exit(141)  # like a SIGPIPE death: no result can ever be delivered
+    except Exception:
+        return
+
+
+def serve(stdin=None, stdout=None):
+    """Serve jobs: one JSON line in, one JSON result line out, until EOF on stdin."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    if stdout is sys.stdout:
+        watchdog = threading.Thread(target=_exit_when_reader_gone, args=(stdout.fileno(),))
+        watchdog.daemon = True
+        watchdog.start()
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    hello = {"kind": "edgekit.serve", "status": "ready", "runner_version": RUNNER_VERSION,
+             "schema": SCHEMA, "pid": os.getpid(), "python_version": platform.python_version(),
+             "python": sys.executable, "hostname": socket.gethostname()}
+    # imported once here, not in the first job; the same facts as edgekit's runtime probe
+    # (a failure is also reported by each job that needs what is missing)
+    try:
+        import numpy
+        hello["numpy_version"] = numpy.__version__
+    except Exception as exc:
+        hello["numpy_error"] = str(exc)
+    try:
+        _, hello["runtime"], hello["runtime_version"] = import_runtime("auto")
+    except RunnerError as exc:
+        hello["runtime_error"] = exc.message
+    import gc
+
+    if hasattr(gc, "freeze"):  # Python 3.7+: the modules loaded so far are never garbage; each
+        gc.collect()           # job's gc.collect() then scans only what that job made
+        gc.freeze()
+    _write_line(stdout, hello)
+    while True:
+        line = stdin.readline()
+        if not line:
+            return 0
+        line = line.strip()
+        if not line:
+            continue
+        job_id = None
+        try:
+            job = json.loads(line)
+            job_id = job.get("id") if isinstance(job, dict) else None
+            args = job_args(job)
+        except (ValueError, RunnerError) as exc:
+            err = exc if isinstance(exc, RunnerError) else RunnerError("bad-job", "job is not JSON: %s" % exc, 2)
+            doc = {"schema": SCHEMA, "kind": "edgekit.run", "runner": "edgekit-runner",
+                   "runner_version": RUNNER_VERSION, "status": "error", "error_kind": err.kind,
+                   "error": err.message, "id": job_id}
+            _write_line(stdout, doc)
+            continue
+        if affinity is not None:
+            os.sched_setaffinity(0, set(affinity))  # the previous job's pinning must not narrow this one's
+        _reset_peak_rss()
+        doc, _ = run_once(args)
+        doc["id"] = job_id
+        _write_line(stdout, doc)
+
+
+def _write_line(stream, doc):
+    stream.write(json.dumps(doc, sort_keys=False) + "\n")
+    stream.flush()
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if hasattr(sys, "unraisablehook"):  # Python 3.8+
+        sys.unraisablehook = _unraisable
+    if "--serve" in argv:
+        if len(argv) != 1:
+            sys.stderr.write("--serve takes no other option: each job line carries its settings\n")
+            return 2
+        return serve()
+    args = parser().parse_args(argv)
+    doc, code = run_once(args)
+    sys.stdout.write(json.dumps(doc, sort_keys=False) + "\n")
     sys.stdout.flush()
     return code
 

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["EDGEKIT_CACHE_DIR"] = str(work / "cache")  # a fresh cache: the first run converts
 
     from edgekit.convert.api import convert
-    from edgekit.convert.quiet import quiet_tensorflow
+    from edgekit.tflite.quiet import quiet_tensorflow
 
     t0 = time.perf_counter()
     with quiet_tensorflow():

@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, help="override [train] epochs")
     args = parser.parse_args()
 
-    from edgekit.recipes.pipeline import run_pipeline
+    from edgekit.pipeline.run import run_pipeline
 
     with tempfile.TemporaryDirectory(prefix="edgekit-pipeline-bench-") as tmp:
         out = args.keep or Path(tmp) / "run"

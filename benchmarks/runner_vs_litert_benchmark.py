@@ -34,7 +34,7 @@ from edgekit.measurement import RunSettings  # noqa: E402
 
 def build_models(folder: Path) -> list[Path]:
     """fp32 and int8 of a small CNN on 32×32×3 at two widths (the paper's model family shape)."""
-    from edgekit.convert.quiet import quiet_tensorflow
+    from edgekit.tflite.quiet import quiet_tensorflow
 
     paths = []
     with quiet_tensorflow():

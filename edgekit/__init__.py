@@ -37,13 +37,15 @@ _API = {
     "LatencyStats": "edgekit.measurement",
     "QualityRecord": "edgekit.measurement",
     # farm
-    "Store": "edgekit.farm.store",
+    "Store": "edgekit.store",
+    "open_store": "edgekit.store",
+    "NO_STORE": "edgekit.store",
     "Lab": "edgekit.farm.lab",
     # reports
     "report": "edgekit.report.api",
     "pareto_front": "edgekit.report.pareto",
     # pipeline
-    "run_pipeline": "edgekit.recipes.pipeline",
+    "run_pipeline": "edgekit.api",
     # EdgeTPU
     "edgetpu_check": "edgekit.edgetpu.preflight",
     "edgetpu_compile": "edgekit.edgetpu.compiler",

@@ -19,6 +19,10 @@ Variant = Literal["fp32", "fp16", "dynamic", "int8", "int16x8", "edgetpu", "tfli
 VARIANTS: tuple[str, ...] = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 #: variants that need a representative dataset
 CALIBRATED_VARIANTS: frozenset[str] = frozenset({"int8", "int16x8"})
+#: every variant ``convert`` can make: the converter's own, then the Edge TPU compilation of int8
+ALL_VARIANTS: tuple[str, ...] = (*VARIANTS, "edgetpu")
+#: variants that need calibration data (edgetpu compiles a calibrated int8 model)
+NEEDS_CALIBRATION: frozenset[str] = CALIBRATED_VARIANTS | {"edgetpu"}
 
 
 @dataclass(frozen=True)

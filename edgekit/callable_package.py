@@ -2,7 +2,7 @@
 
 ``edgekit.convert``, ``edgekit.evaluate`` and ``edgekit.report`` are at once sub-packages
 and, in the public API, functions. Python binds a sub-package to its parent's attribute
-as soon as any module inside it is imported (``import edgekit.convert.quiet``), which would
+as soon as any module inside it is imported (``import edgekit.tflite.quiet``), which would
 shadow the function. So each of these packages makes itself callable, forwarding to its
 function, imported lazily so the package stays cheap to import.
 """

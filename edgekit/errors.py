@@ -63,6 +63,24 @@ class MeasurementError(EdgekitError):
     exit_code = 6
 
 
+class StoreError(EdgekitError):
+    """The results store failed: missing, corrupt, locked too long, read-only, disk full.
+
+    ``rescued`` names the file a measurement was written to when the store could not take
+    it (``edgekit store import FILE`` brings it back).
+    """
+
+    exit_code = 7
+
+    def __init__(self, message: str, hint: str | None = None, rescued: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.rescued = rescued
+
+
+class DuplicateRecord(StoreError):
+    """A record with this id is already stored (results are append-only); nothing is lost."""
+
+
 __all__ = [
     "EdgekitError",
     "ConfigError",
@@ -72,4 +90,6 @@ __all__ = [
     "DeviceUnreachable",
     "RuntimeIncompatible",
     "MeasurementError",
+    "StoreError",
+    "DuplicateRecord",
 ]

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.postgres_server import pg_url, postgres_server, store_url  # noqa: F401 - fixtures, shared
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-device", action="append", default=[], metavar="NAME",
@@ -24,6 +26,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "device" in item.keywords and not wanted:
             item.add_marker(pytest.mark.skip(reason="needs real hardware: pass --run-device NAME"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _default_store_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The default store (``.edgekit/results.sqlite`` in the current folder) never lands in the
+    checkout: every test sees ``$EDGEKIT_STORE`` in a temporary folder unless it sets its own."""
+    if "EDGEKIT_STORE" not in os.environ:
+        os.environ["EDGEKIT_STORE"] = str(tmp_path_factory.mktemp("default-store") / "results.sqlite")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own default store, so what one test measured never caches another's."""
+    monkeypatch.setenv("EDGEKIT_STORE", str(tmp_path_factory.mktemp("store") / "results.sqlite"))
 
 
 @pytest.fixture(scope="session")

@@ -2,62 +2,39 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from . import render
+from .options import (apply_connection, no_store_option, settings_from_options, store_option,
+                      with_connection_options, with_run_settings)
 
 
 
+@with_connection_options
+@with_run_settings
 def deploy_command(
     models: list[Path] = typer.Argument(..., help=".tflite files, or a manifest.json (all its variants)."),
     device: str = typer.Option("host", "--device", "-d", help="Device profile name (see `edgekit devices`)."),
-    runs: Optional[int] = typer.Option(None, "--runs", help="Timed runs, at least [default: 50]."),
-    warmup: Optional[int] = typer.Option(None, "--warmup", help="Warm-up runs, at least [default: 10]."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Interpreter threads [default: 1]."),
-    min_seconds: Optional[float] = typer.Option(None, "--min-seconds", help="Timed phase lasts at least S s [default: 1]."),
-    warmup_seconds: Optional[float] = typer.Option(None, "--warmup-seconds",
-                                                   help="Warm-up lasts at least S s [default: 0.5]."),
-    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop the runs after S s [default: 150]."),
-    cooldown: Optional[float] = typer.Option(None, "--cooldown", help="Pause S s before each model [default: 0]."),
-    no_pin: bool = typer.Option(False, "--no-pin", help="Do not pin to a big core."),
-    delegate: Optional[str] = typer.Option(None, "--delegate", help="cpu, xnnpack, edgetpu, gpu, nnapi [default: cpu]."),
     benchmark_binary: Optional[Path] = typer.Option(None, "--benchmark-binary",
                                                     help="benchmark_model for the phone's ABI."),
     profiles: list[Path] = typer.Option([], "--profiles", metavar="DIR", help="A folder of profile .toml files."),
-    store: Optional[Path] = typer.Option(None, "--store", help="Results store [default: .edgekit/results.sqlite]."),
-    no_store: bool = typer.Option(False, "--no-store", help="Do not store the measurements."),
-    host: Optional[str] = typer.Option(None, "--host", help="Override the profile's connection host."),
-    port: Optional[int] = typer.Option(None, "--port", help="Override the profile's connection port."),
-    user: Optional[str] = typer.Option(None, "--user", help="Override the profile's ssh user."),
-    key: Optional[str] = typer.Option(None, "--key", help="Override the profile's ssh/adb key path."),
-    serial: Optional[str] = typer.Option(None, "--serial", help="Override the profile's adb serial."),
-    insecure_accept_host_key: bool = typer.Option(
-        False, "--insecure-accept-host-key",
-        help="ssh: accept and remember an unknown host key instead of refusing it (first contact only)."),
+    store: Optional[str] = store_option(),
+    no_store: bool = no_store_option("measurements"),
     as_json: bool = typer.Option(False, "--json", help="Print the measurements as JSON."),
+    **options: Any,
 ) -> None:
     """Measure models on a device: median, p90, std, CV, init and first inference."""
     from ..devices.deploy import deploy
     from ..devices.profile import get_profile
-    from ..measurement import RunSettings
 
-    changes = {k: v for k, v in dict(runs=runs, warmup_runs=warmup, threads=threads, min_seconds=min_seconds,
-                                     warmup_seconds=warmup_seconds, max_seconds=max_seconds,
-                                     cooldown_seconds=cooldown, delegate=delegate).items() if v is not None}
-    if no_pin:
-        changes["pin"] = False
-    settings = dataclasses.replace(RunSettings(), **changes)
+    render.STATE.json_errors = as_json  # a failure prints render.error_document on stdout
+
+    settings = settings_from_options(options)
     profile = get_profile(device, profiles)
-    overrides = {k: v for k, v in dict(host=host, port=port, user=user, key=key, serial=serial).items()
-                 if v is not None}
-    if insecure_accept_host_key:
-        overrides["insecure_accept_host_key"] = True
-    if overrides:
-        profile = profile.with_connection(**overrides)
+    profile = apply_connection(profile, options)
     with render.progress_bars(enabled=not as_json) as progress:
         results = deploy([str(m) for m in models], device=profile, settings=settings,
                          store=False if no_store else store, profiles_dirs=profiles,

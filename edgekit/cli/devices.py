@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from . import render
+from .options import apply_connection, with_connection_options
 
 
 def _connection(p: Any) -> str:
@@ -21,21 +22,20 @@ def _connection(p: Any) -> str:
     return f"{c.serial or '(set serial)'} via {c.server or '127.0.0.1:5037'}"
 
 
+@with_connection_options
 def devices_command(
     check: Optional[str] = typer.Option(None, "--check", metavar="NAME",
                                         help="Connect to device NAME: is it reachable, and what is it?"),
     profiles: list[Path] = typer.Option([], "--profiles", metavar="DIR",
                                         help="A folder of profile .toml files (wins over the shipped ones)."),
-    insecure_accept_host_key: bool = typer.Option(
-        False, "--insecure-accept-host-key",
-        help="With --check over ssh: accept an unknown host key instead of refusing it."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    **connection: Any,
 ) -> None:
     """List device profiles (shipped, ~/.config/edgekit/devices, --profiles DIR)."""
     from ..devices.profile import load_profiles
 
     if check:
-        _check(check, profiles, as_json, insecure_accept_host_key)
+        _check(check, profiles, as_json, connection)
         return
     found = load_profiles(profiles)
     if as_json:
@@ -51,13 +51,11 @@ def devices_command(
                          caption="edgekit devices --check NAME connects to one"))
 
 
-def _check(name: str, profiles: list[Path], as_json: bool, insecure_accept_host_key: bool = False) -> None:
+def _check(name: str, profiles: list[Path], as_json: bool, connection: dict[str, Any]) -> None:
     from ..devices.check import check_device
     from ..devices.profile import get_profile
 
-    profile = get_profile(name, profiles)
-    if insecure_accept_host_key:
-        profile = profile.with_connection(insecure_accept_host_key=True)
+    profile = apply_connection(get_profile(name, profiles), connection)
     result = check_device(profile, profiles)
     if as_json:
         render.print_json(result.to_dict())

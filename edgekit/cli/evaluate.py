@@ -9,29 +9,29 @@ import typer
 from rich.markup import escape
 
 from . import render
+from .options import no_store_option, store_option
 
 
 def evaluate_command(
     manifest: Path = typer.Argument(..., help="manifest.json written by `edgekit convert` (or its folder)."),
     data: Path = typer.Option(..., "--data", "-d", help="Labelled test data: .npz with arrays x and y."),
     metric: str = typer.Option("top1", "--metric", "-m", help="top1 or top5 accuracy."),
-    store: Optional[Path] = typer.Option(None, "--store", help="Results store [default: $EDGEKIT_STORE or "
-                                         ".edgekit/results.sqlite]."),
-    no_store: bool = typer.Option(False, "--no-store", help="Do not write the results store."),
+    store: Optional[str] = store_option(),
+    no_store: bool = no_store_option("quality records"),
     dataset_name: Optional[str] = typer.Option(None, "--dataset-name", help="Dataset name [default: file stem]."),
     as_json: bool = typer.Option(False, "--json", help="Print the quality records as JSON."),
 ) -> None:
     """Measure each variant's accuracy on test data; writes quality.json and the store."""
     from ..artifact import Manifest
     from ..evaluate.api import evaluate
-    from ..farm.store import default_store_path
+    from ..store import NO_STORE, default_store_location
 
     m = Manifest.load(manifest)
-    target = None if no_store else (store or default_store_path())
+    target = NO_STORE if no_store else store
     with render.progress_bars(enabled=not as_json) as progress:
         records = evaluate(m, data, metric=metric, store=target, dataset_name=dataset_name, progress=progress)
     if as_json:
-        render.print_json({"manifest": str(m.path), "store": None if target is None else str(target),
+        render.print_json({"manifest": str(m.path), "store": None if no_store else (store or default_store_location()),
                            "records": [r.to_dict() for r in records]})
         return
     sizes = {a.sha256: a.size_bytes for a in m.artifacts}

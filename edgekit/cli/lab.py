@@ -2,11 +2,12 @@
 
 Subcommands: ``run`` (measure everything, write JUnit / JSON / Markdown, gate), ``check``
 (validate a lab file and list its jobs), ``status`` (jobs by state in the store), ``gate``
-(judge an existing results file against a baseline).
+(judge an existing results file against a baseline), ``serve`` (a live dashboard, :mod:`.lab_serve`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -20,21 +21,31 @@ from rich.markup import escape
 
 from ..progress import ProgressCallback, ProgressEvent
 from . import render
+from .lab_serve import serve_command
+from .options import store_option
 
 lab_app = typer.Typer(help="Run lab files on a device farm; CI reports and a regression gate.",
                       no_args_is_help=True)
 
-_STORE = typer.Option(None, "--store", help="Results store (default: the lab's [lab] store, $EDGEKIT_STORE "
-                      "or .edgekit/results.sqlite).")
+_STORE = store_option("Results store: a file path, sqlite:///PATH or postgresql://… URL (default: the lab's "
+                      "[lab] store, else $EDGEKIT_STORE, else .edgekit/results.sqlite).")
 _PROFILES = typer.Option(None, "--profiles", help="Extra device-profile folder (repeatable).")
-_MARGIN_PCT = typer.Option(5.0, "--margin-pct", help="Gate: allowed slowdown in % of the baseline median.")
-_MARGIN_K = typer.Option(3.0, "--margin-k", help="Gate: allowed slowdown in multiples of the runs' combined "
-                         "spread, (p90 − p10)/2.")
+_MARGIN_PCT = typer.Option(5.0, "--margin-pct", help="Gate: the slowdown of the median tolerated, in %; a job "
+                           "regresses when the lower confidence bound of its change exceeds it.")
+_CONFIDENCE = typer.Option(0.95, "--confidence", help="Gate: one-sided confidence of that bound (0.95: a true "
+                           "change within the margin is called a regression at most 5 % of the time).")
+_MISSING = typer.Option("fail", "--missing", help="Gate: fail | pass when baseline jobs or quality metrics are "
+                        "missing from the new run (pass only reports them).")
 _MAX_DROP = typer.Option(0.01, "--max-quality-drop", help="Gate: allowed absolute quality drop (0.01 = 1 point).")
+_AGG_ONLY = typer.Option(None, "--aggregate-only", help="Gate: fail | pass a job it cannot judge (aggregate-only "
+                         "runs with no spread); default: the lab's gate_aggregate_only, else fail.")
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(lab_app, name="lab")
+
+
+lab_app.command("serve")(serve_command)   # the body lives in .lab_serve
 
 
 @lab_app.command("run")
@@ -42,7 +53,7 @@ def run_command(
     lab_file: Path = typer.Argument(..., help="The lab file (TOML)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the lab's last run (or join a running one)."),
     fresh: bool = typer.Option(False, "--fresh", help="Start a new run even though the lab ran before."),
-    store: Optional[Path] = _STORE,
+    store: Optional[str] = _STORE,
     profiles: Optional[List[Path]] = _PROFILES,
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML here."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the results JSON here ('-': stdout)."),
@@ -50,20 +61,22 @@ def run_command(
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Results JSON of an earlier run to gate "
                                             "against."),
     margin_pct: float = _MARGIN_PCT,
-    margin_k: float = _MARGIN_K,
+    confidence: float = _CONFIDENCE,
+    missing: str = _MISSING,
     max_quality_drop: float = _MAX_DROP,
     progress: str = typer.Option("auto", "--progress", help="auto | live | plain | jsonl | none (on stderr)."),
 ) -> None:
     """Measure every job of LAB_FILE on its devices, then report and gate the results."""
     from ..farm.lab import Lab
 
-    gate_settings = _gate_settings(margin_pct, margin_k, max_quality_drop)
+    gate_settings = _gate_settings(margin_pct, confidence, max_quality_drop, missing)
     base_doc = _baseline(baseline)
     lab = Lab.load(lab_file, store=store, profile_dirs=profiles or ())
     mode = _progress_mode(progress, json_out == "-")
     with _progress_view(mode, lab) as callback:
         result = lab.run(resume=resume, fresh=fresh, progress=callback)
     doc = result.results()
+    gate_settings = dataclasses.replace(gate_settings, aggregate_only=lab.spec.gate_aggregate_only)
     _finish(doc, base_doc, baseline, gate_settings, junit, json_out, markdown)
 
 
@@ -72,24 +85,33 @@ def gate_command(
     results: Path = typer.Argument(..., help="A results JSON written by `edgekit lab run --json`."),
     baseline: Path = typer.Option(..., "--baseline", help="The baseline results JSON."),
     margin_pct: float = _MARGIN_PCT,
-    margin_k: float = _MARGIN_K,
+    confidence: float = _CONFIDENCE,
+    missing: str = _MISSING,
     max_quality_drop: float = _MAX_DROP,
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML here."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write results + verdicts here ('-': stdout)."),
+    aggregate_only: Optional[str] = _AGG_ONLY,
 ) -> None:
     """Judge an existing results file against a baseline (exit 1 when a job regressed or failed)."""
+    from ..errors import ConfigError
+    from ..farm.gate import AGGREGATE_ONLY_CHOICES
     from ..farm.results import read_results
 
     doc = read_results(results)
-    _finish(doc, _baseline(baseline), baseline, _gate_settings(margin_pct, margin_k, max_quality_drop),
-            junit, json_out, markdown)
+    recorded = ((doc.get("gate") or {}).get("settings") or {}).get("aggregate_only")  # the lab's, from `lab run`
+    choice = aggregate_only or recorded or "fail"
+    if choice not in AGGREGATE_ONLY_CHOICES:
+        raise ConfigError(f"--aggregate-only {choice!r} is not valid", hint="one of: fail, pass")
+    settings = dataclasses.replace(_gate_settings(margin_pct, confidence, max_quality_drop, missing),
+                                   aggregate_only=choice)
+    _finish(doc, _baseline(baseline), baseline, settings, junit, json_out, markdown)
 
 
 @lab_app.command("check")
 def check_command(
     lab_file: Path = typer.Argument(..., help="The lab file (TOML)."),
-    store: Optional[Path] = _STORE,
+    store: Optional[str] = _STORE,
     profiles: Optional[List[Path]] = _PROFILES,
     as_json: bool = typer.Option(False, "--json", help="Print devices and jobs as JSON."),
 ) -> None:
@@ -102,7 +124,7 @@ def check_command(
     jobs = [{"key": j.key, "name": j.label, "artifact": str(j.artifact.path), "target": j.target,
              "target_kind": j.target_kind, "settings": j.settings.to_dict()} for j in lab.jobs]
     if as_json:
-        render.print_json({"lab": lab.name, "store": str(lab.store.path), "devices": devices, "jobs": jobs})
+        render.print_json({"lab": lab.name, "store": lab.store.location, "devices": devices, "jobs": jobs})
         return
     c = render.console()
     c.print(render.table(f"Lab {lab.name}: {len(devices)} devices", ["device", "profile", "transport", "reaches"],
@@ -111,13 +133,13 @@ def check_command(
     c.print(render.table(f"{len(jobs)} jobs", ["job", "runs", "threads", "delegate"],
                          [[escape(j["name"]), j["settings"]["runs"], j["settings"]["threads"],
                            j["settings"]["delegate"]] for j in jobs]))
-    c.print(f"store: {escape(str(lab.store.path))}; last run: {lab.latest_run() or 'none'}")
+    c.print(f"store: {escape(lab.store.location)}; last run: {lab.latest_run() or 'none'}")
 
 
 @lab_app.command("status")
 def status_command(
     lab_file: Path = typer.Argument(..., help="The lab file (TOML)."),
-    store: Optional[Path] = _STORE,
+    store: Optional[str] = _STORE,
     profiles: Optional[List[Path]] = _PROFILES,
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
@@ -135,14 +157,18 @@ def status_command(
 
 # -- reporting ---------------------------------------------------------------------------
 
-def _gate_settings(pct: float, k: float, drop: float) -> Any:
+def _gate_settings(pct: float, confidence: float, drop: float, missing: str) -> Any:
     from ..errors import ConfigError
     from ..farm.gate import GateSettings
 
-    for name, value in (("--margin-pct", pct), ("--margin-k", k), ("--max-quality-drop", drop)):
+    for name, value in (("--margin-pct", pct), ("--max-quality-drop", drop)):
         if value < 0:
             raise ConfigError(f"{name} {value:g} is negative", hint="margins are ≥ 0")
-    return GateSettings(margin_pct=pct / 100.0, margin_k=k, max_quality_drop=drop)
+    if not 0.5 < confidence < 1.0:
+        raise ConfigError(f"--confidence {confidence:g} is not between 0.5 and 1", hint="e.g. 0.95")
+    if missing not in ("fail", "pass"):
+        raise ConfigError(f"--missing {missing!r} is not valid", hint="one of: fail, pass")
+    return GateSettings(margin_pct=pct / 100.0, confidence=confidence, max_quality_drop=drop, missing=missing)
 
 
 def _baseline(path: Optional[Path]) -> Optional[dict[str, Any]]:
@@ -184,14 +210,16 @@ def _print_results(doc: dict[str, Any], report: Any, written: list[tuple[str, Pa
     cols = ["job", "device", "median ms", "p90 ms", "cv"]
     with_base = report.baseline is not None
     with_reason = any(v.failing for v in report.verdicts)
-    cols += ["baseline ms", "margin ms"] * with_base + ["verdict"] + ["reason"] * with_reason
+    cols += ["baseline ms", "change (CI)"] * with_base + ["verdict"] + ["reason"] * with_reason
     rows = []
     for job in doc["jobs"]:
         v = report.verdict(job["name"])
         lat = job.get("latency") or {}
-        row = [escape(job["name"]), escape(job.get("device") or "—"), _ms(lat.get("median_us")), _ms(lat.get("p90_us")),
-               f"{lat['cv']:.3f}" if lat else "—"]
-        row += [_ms(v.baseline_us), _ms(v.margin_us)] * with_base + [v.status]
+        med = _ms(lat.get("median_us")) if lat.get("median_us") is not None \
+            else _ms(lat.get("mean_us")) + " (mean)" * bool(lat)   # a phone tool that printed no median
+        row = [escape(job["name"]), escape(job.get("device") or "—"), med, _ms(lat.get("p90_us")),
+               f"{lat['cv']:.3f}" if lat.get("cv") is not None else "—"]
+        row += [_ms(v.baseline_us), _change(v)] * with_base + [v.status]
         rows.append(row + [escape(v.reason) if v.failing else ""] * with_reason)
     counts = doc["counts"]
     c.print(render.table(
@@ -202,7 +230,16 @@ def _print_results(doc: dict[str, Any], report: Any, written: list[tuple[str, Pa
     if report.passed:
         c.print("[bold green]gate passed[/]")
     else:
-        c.print(f"[bold red]gate failed[/]: {sum(v.failing for v in report.verdicts)} job(s) failed or regressed")
+        c.print(f"[bold red]gate failed[/]: {sum(v.failing for v in report.verdicts)} job(s) failed or regressed"
+                + (f"; {len(report.missing)} baseline job(s) missing: {', '.join(report.missing)}"
+                   if report.missing else ""))
+
+
+def _change(v: Any) -> str:
+    if v.change_pct is None:
+        return "—"
+    lo, hi = v.change_ci_pct or (None, None)
+    return f"{v.change_pct:+.1f}%" + (f" ({lo:+.1f} … {hi:+.1f})" if lo is not None else "")
 
 
 def _ms(us: Optional[float]) -> str:

@@ -18,7 +18,7 @@ import typer
 from ..errors import EdgekitError
 from . import render
 
-COMMAND_MODULES = ("convert", "evaluate", "devices", "deploy", "edgetpu", "lab", "report", "run")
+COMMAND_MODULES = ("convert", "evaluate", "devices", "deploy", "edgetpu", "lab", "report", "run", "store")
 
 app = typer.Typer(
     name="edgekit",
@@ -36,6 +36,7 @@ def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details and show tracebacks."),
 ) -> None:
     render.STATE.verbose = verbose
+    render.STATE.json_errors = False  # a command with --json turns it on
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -44,14 +45,9 @@ def _root(
 
 
 def _register_commands() -> None:
+    """Import every command module and let it register (a missing module is an error)."""
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"edgekit.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"edgekit.cli.{name}":
-                continue  # a command not built yet
-            raise
-        module.register(app)
+        importlib.import_module(f"edgekit.cli.{name}").register(app)
 
 
 _register_commands()

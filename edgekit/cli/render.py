@@ -25,6 +25,7 @@ from ..progress import ProgressCallback, ProgressEvent
 @dataclass
 class _State:
     verbose: bool = False
+    json_errors: bool = False    # a command's --json: errors are a JSON document on stdout too
 
 
 STATE = _State()
@@ -35,11 +36,29 @@ def console() -> Console:
 
 
 def err_console() -> Console:
-    return Console(file=sys.stderr, highlight=False)
+    """stderr; off a terminal (logs, CI) messages are not hard-wrapped at 80 columns."""
+    c = Console(file=sys.stderr, highlight=False)
+    if not c.is_terminal:
+        c.soft_wrap = True
+    return c
+
+
+def error_document(err: EdgekitError, measurements: Sequence[Any] = ()) -> dict[str, Any]:
+    """What ``--json`` prints on stdout when a command fails (documented in the README)::
+
+        {"error": {"type": "RuntimeIncompatible", "message": "…", "hint": "…", "exit_code": 5},
+         "measurements": []}
+    """
+    return {"error": {"type": type(err).__name__, "message": err.message, "hint": err.hint,
+                      "exit_code": err.exit_code},
+            "measurements": [m.to_dict() if hasattr(m, "to_dict") else m for m in measurements]}
 
 
 def error(err: EdgekitError) -> None:
-    """Print an error as ``error: message`` + ``hint: next step`` (traceback only with -v)."""
+    """Print an error as ``error: message`` + ``hint: next step`` (traceback only with -v); under a
+    command's ``--json`` also :func:`error_document` on stdout, so stdout is always one JSON document."""
+    if STATE.json_errors:
+        print_json(error_document(err, getattr(err, "measurements", ())))
     c = err_console()
     if STATE.verbose:
         c.print("".join(traceback.format_exception(err)), markup=False)
@@ -88,7 +107,7 @@ def progress_bars(enabled: bool = True) -> Iterator[ProgressCallback]:
         yield _log_progress
         return
     # Draw through a duplicate of the terminal's stderr: while TensorFlow converts or trains,
-    # edgekit.convert.quiet redirects fd 2 into the log, and the bars must keep moving.
+    # edgekit.tflite.quiet redirects fd 2 into the log, and the bars must keep moving.
     terminal = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
     bars = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[stage]}[/]"), BarColumn(),
                     MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),

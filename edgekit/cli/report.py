@@ -8,32 +8,26 @@ from typing import Any, List, Optional
 import typer
 from rich.markup import escape
 
-from ..errors import ConfigError
 from . import render
+from .options import store_option
 
 
 def _quality(text: Optional[str]) -> Optional[float]:
-    """``0.85`` (the stored unit) or ``85%`` (→ 0.85)."""
-    if text is None:
-        return None
-    raw = text.strip()
-    try:
-        return float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"--min-quality {text!r} is not a number",
-                          hint="give it in the stored unit (0.85) or as a percentage (85%)") from exc
+    """``85%``, ``0.85`` or ``85`` → 0.85 (:func:`edgekit.quality.parse_fraction`)."""
+    from ..quality import parse_fraction
+
+    return None if text is None else parse_fraction(text, "--min-quality")
 
 
 def report_command(
-    store: Optional[Path] = typer.Option(None, "--store", help="Results store (default: $EDGEKIT_STORE or "
-                                         ".edgekit/results.sqlite)."),
+    store: Optional[str] = store_option(),
     out: Path = typer.Option(Path("edgekit-report"), "--out", "-o", help="Output folder."),
     device: Optional[List[str]] = typer.Option(None, "--device", "-d", help="Only this device (repeatable)."),
     quality: str = typer.Option("top1", "--quality", help="Quality metric that ranks models."),
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="Median latency limit (ms)."),
     max_size_kb: Optional[float] = typer.Option(None, "--max-size-kb", help="Model file size limit (KB)."),
     min_quality: Optional[str] = typer.Option(None, "--min-quality",
-                                              help="Lowest acceptable quality: 0.85 (stored unit) or 85%."),
+                                              help="Lowest acceptable quality: 85%, 0.85 or 85 (all mean 85 %)."),
     formats: str = typer.Option("html,md,json,csv,png,svg", "--format", "-f",
                                 help="Comma-separated: html, md, json, csv, png, svg."),
     paper: str = typer.Option("auto", "--paper", help="Show the paper's tables: auto | always | never."),
@@ -43,17 +37,33 @@ def report_command(
                                          help="Leave noisy/throttled runs out of frontiers and recommendations."),
     manifest: Optional[List[Path]] = typer.Option(None, "--manifest", help="manifest.json of `edgekit convert` "
                                                   "whose artifacts complement the store (repeatable)."),
+    run: Optional[Path] = typer.Option(None, "--run", help="Only the models of this `edgekit run` folder "
+                                       "(and its store, unless --store is given)."),
+    lab_run: Optional[str] = typer.Option(None, "--lab-run", help="Only the measurements of this lab run: "
+                                          "LAB (its newest run) or LAB#N."),
+    model: Optional[List[str]] = typer.Option(None, "--model", help="Only this model (repeatable)."),
+    variant: Optional[List[str]] = typer.Option(None, "--variant", help="Only this variant (repeatable)."),
+    threads: int = typer.Option(1, "--threads", help="Compare runs with this many threads (0: every thread "
+                                "count, which mixes unlike runs)."),
+    exact: bool = typer.Option(False, "--exact", help="Frontiers and recommendations on point values alone "
+                               "(by default they decide only beyond noise and list tie groups)."),
+    include_emulated: bool = typer.Option(False, "--include-emulated", help="Compare measurements from emulated "
+                                          "devices too (their timings say nothing about real hardware)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Which model to ship on which device: Pareto frontiers, recommendation, tables, plots."""
     from ..report.api import report
     from ..report.recommend import describe
+    from .report_selection import selection_from_options
+
+    store, selection = selection_from_options(store, run, lab_run, model, variant, threads)
 
     with render.progress_bars(enabled=not as_json) as progress:
         result = report(store=store, out=out, devices=device or None, quality_metric=quality,
                         max_latency_ms=max_latency_ms, max_size_kb=max_size_kb, min_quality=_quality(min_quality),
                         formats=formats, paper=paper, title=title, progress=progress, policy=policy,
-                        flagged="exclude" if exclude_flagged else "mark", manifests=manifest or ())
+                        flagged="exclude" if exclude_flagged else "mark", manifests=manifest or (),
+                        selection=selection, exact=exact, emulated=include_emulated)
     scale = result.data.scale
     if as_json:
         render.print_json(_json(result, describe))

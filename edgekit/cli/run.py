@@ -30,7 +30,7 @@ def run_command(
     if family_params:
         _print_family_params(as_json)
         return
-    from ..recipes.pipeline import run_pipeline
+    from ..api import run_pipeline
 
     overrides: dict[str, Any] = {}
     if out is not None:

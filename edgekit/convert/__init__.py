@@ -4,7 +4,7 @@ the content-addressed cache, and :func:`edgekit.convert.api.convert`.
 Importing this package is cheap (no TensorFlow). The package object is itself callable
 and forwards to :func:`edgekit.convert.api.convert`: Python binds the subpackage to the
 ``edgekit.convert`` attribute as soon as any module in it is imported (for example
-``edgekit.convert.quiet``), and ``edgekit.convert(model, out, ...)`` must keep working then.
+``edgekit.convert.cache``), and ``edgekit.convert(model, out, ...)`` must keep working then.
 """
 
 from __future__ import annotations

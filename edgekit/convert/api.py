@@ -5,7 +5,9 @@ anything slow), identify and hash the model, read and check the calibration data
 convert each variant (fp32 first: it is the fidelity reference, converted even when not
 asked for, but then not written to OUT), measure its fidelity on the held-back samples,
 and save the manifest after every variant so a crash loses nothing already converted.
-A variant that fails is recorded in ``Manifest.failures``; the others still convert.
+Every converted (or cached) file must load, prepare and run once in LiteRT on this host
+(:mod:`.load_check`); one that does not is removed. A variant that fails is recorded in
+``Manifest.failures`` (with the reason and a hint); the others still convert.
 """
 
 from __future__ import annotations
@@ -22,20 +24,21 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from .. import __version__
-from ..artifact import CALIBRATED_VARIANTS, VARIANTS, Artifact, Fidelity, Manifest, VariantFailure
+from ..artifact import ALL_VARIANTS, CALIBRATED_VARIANTS, NEEDS_CALIBRATION, VARIANTS, Artifact, Fidelity, Manifest, VariantFailure
 from ..errors import ConfigError, ConversionError, EdgekitError
 from ..progress import ProgressCallback, report
 from .cache import CacheEntry, ConvertCache
 from .calibration import CalibrationSet, CalibrationSource, prepare_calibration
-from .describe import describe_tflite
+from ..tflite.describe import describe_tflite
 from .loading import TFLITE, LoadedModel, ModelSource, open_model
+from .multi_calibration import prepare_multi_calibration
+from .load_check import check_loads
 from .variants import (IO_DTYPES, VariantOptions, conversion_error, convert_variant, converter_name,
                        tensorflow_version)
 
 LOG = logging.getLogger(__name__)
 
 #: every variant name ``convert`` accepts
-ALL_VARIANTS: tuple[str, ...] = (*VARIANTS, "edgetpu")
 
 
 def convert(model: Any, out: Union[str, Path], variants: Union[str, Sequence[str]] = VARIANTS,
@@ -52,8 +55,10 @@ def convert(model: Any, out: Union[str, Path], variants: Union[str, Sequence[str
         variants: names from ``fp32 fp16 dynamic int8 int16x8 edgetpu`` (a list or a
             comma-separated string). ``edgetpu`` also produces ``int8`` (its input).
         calibration: required for ``int8``, ``int16x8`` and ``edgetpu``: see
-            :func:`edgekit.convert.calibration.prepare_calibration` for the sources.
-            When given, it also provides the held-back samples for fidelity.
+            :func:`edgekit.convert.calibration.prepare_calibration` for the sources, and
+            :mod:`edgekit.convert.multi_calibration` for models with several inputs (a
+            ``.npz`` with one key per input name, a dict, a tuple of arrays, or per-sample
+            dicts/tuples). When given, it also provides the held-back samples for fidelity.
         samples: calibration samples to use; None means up to 200. Asking for more than
             the source has is an error.
         io_dtype: I/O type of the int8 variant: ``float32``, ``int8`` or ``uint8``. None
@@ -76,7 +81,7 @@ def convert(model: Any, out: Union[str, Path], variants: Union[str, Sequence[str
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output folder '{out}' is a file", hint="pass a folder path with -o")
-    needs_calibration = [v for v in requested if v in CALIBRATED_VARIANTS or v == "edgetpu"]
+    needs_calibration = [v for v in requested if v in NEEDS_CALIBRATION]
     source = open_model(model, name)
     if source.kind == TFLITE:
         return _describe_only(source, out, model_info, progress)
@@ -157,13 +162,10 @@ class _Run:
         inputs = self.cache.model_inputs(self.source.sha256) if self.cache is not None else None
         if inputs is None:
             inputs = self.loaded().inputs
-        if len(inputs) != 1:
-            raise ConfigError(
-                f"model '{self.source.description}' has {len(inputs)} inputs; calibration data is supported "
-                "for single-input models only",
-                hint="convert the fp32, fp16 and dynamic variants, which need no calibration",
-            )
-        self.calibration = prepare_calibration(calibration, inputs[0], samples)
+        if len(inputs) > 1:
+            self.calibration = prepare_multi_calibration(calibration, inputs, samples)
+        else:
+            self.calibration = prepare_calibration(calibration, inputs[0], samples)
 
     def close(self) -> None:
         if self._scratch is not None:
@@ -174,7 +176,7 @@ class _Run:
         """Variants to convert: the requested ones, int8 for edgetpu, and fp32 when it is
         needed as the fidelity reference."""
         wanted = set(self.requested)
-        if self.calibration is not None and len(self.calibration.holdback):
+        if self.calibration is not None and self.calibration.holdback_count:
             wanted.add("fp32")
         if "edgetpu" in wanted:
             wanted.add("int8")
@@ -239,6 +241,7 @@ class _Run:
             described = Artifact.from_dict({**entry.record["artifact"], "file": str(dest), "fidelity": None})
             art = described.with_(source=self.source.description, source_sha256=self.source.sha256,
                                   extra={**described.extra, "cached": True, **extra})
+            self._check_loads(dest, variant)
         else:
             options = VariantOptions(self.calibration, self.io_dtype if variant == "int8" else "float32")
             try:
@@ -247,6 +250,7 @@ class _Run:
                 raise
             except Exception as exc:  # anything else TensorFlow raises while configuring
                 raise conversion_error(variant, exc) from exc
+            self._check_loads(dest, variant)
             art = describe_tflite(
                 dest, variant, source=self.source.description, source_sha256=self.source.sha256,
                 converter=converter_name(), tensorflow_version=tensorflow_version(), conversion_seconds=seconds,
@@ -259,15 +263,25 @@ class _Run:
                                                    "fidelity": {}})
         return art.with_(fidelity=self._fidelity(art, entry))
 
+    def _check_loads(self, dest: Path, variant: str) -> None:
+        """A file LiteRT cannot load, prepare and run is a failed variant: remove it and raise."""
+        started = time.perf_counter()
+        try:
+            check_loads(dest, variant)
+        except EdgekitError:
+            dest.unlink(missing_ok=True)
+            raise
+        LOG.debug("%s loads and runs in LiteRT (%.3f s)", variant, time.perf_counter() - started)
+
     def _fidelity(self, art: Artifact, entry: Optional[CacheEntry]) -> Optional[Fidelity]:
         """Fidelity on the held-back samples (cached per hold-back set and reference)."""
         calib = self.calibration
-        if calib is None or len(calib.holdback) == 0:
+        if calib is None or calib.holdback_count == 0:
             return None
         if art.variant == "fp32":  # the reference itself: exact by definition
             self.reference_path, self.reference_sha256 = art.path, art.sha256
             out = art.outputs[0].shape if art.outputs else ()
-            return Fidelity(samples=int(len(calib.holdback)), max_abs_error=0.0, mean_abs_error=0.0, cosine=1.0,
+            return Fidelity(samples=calib.holdback_count, max_abs_error=0.0, mean_abs_error=0.0, cosine=1.0,
                             top1_agreement=1.0 if len(out) == 2 and out[1] >= 2 else None)
         if self.reference_path is None:
             return None
@@ -279,8 +293,8 @@ class _Run:
 
         try:
             if self.reference is None:
-                self.reference = reference_outputs(self.reference_path, calib.holdback)
-            fid = measure_fidelity(art.path, calib.holdback, self.reference)
+                self.reference = reference_outputs(self.reference_path, calib.holdback, calib.inputs)
+            fid = measure_fidelity(art.path, calib.holdback, self.reference, calib.inputs)
         except (EdgekitError, ValueError, RuntimeError) as exc:
             LOG.warning("fidelity of %s not measured: %s", art.variant, exc)
             return None
@@ -340,8 +354,8 @@ class _Run:
             "variants": list(self.requested), "io_dtype": self.io_dtype, "name": self.source.name,
             "tensorflow": tensorflow_version(), "edgekit": __version__,
             "calibration": None if calib is None else {
-                "source": calib.source, "sha256": calib.sha256, "samples": int(len(calib.calibration)),
-                "holdback": int(len(calib.holdback)), "holdback_sha256": calib.holdback_sha256},
+                "source": calib.source, "sha256": calib.sha256, "samples": calib.count,
+                "holdback": calib.holdback_count, "holdback_sha256": calib.holdback_sha256},
         }
         manifest = Manifest(
             path=self.out / "manifest.json", model=self.source.description, model_sha256=self.source.sha256,

@@ -1,5 +1,6 @@
 """Calibration data: from ``.npz``/``.npy`` files, an image folder, arrays, iterables or
-callables, to one validated float32 array shaped like the model's input.
+callables, to one validated float32 array shaped like the model's input (models with several
+inputs: :mod:`.multi_calibration`, which shares the checks and the split below).
 
 Which samples are used
     At most ``samples + 50`` samples are read from the source (``samples`` defaults to
@@ -44,26 +45,51 @@ class CalibrationSet:
     """Validated calibration samples and the held-back samples for fidelity.
 
     Attributes:
-        calibration: float32 array (S, *input_shape) given to the converter.
-        holdback: float32 array (H, *input_shape) used only for fidelity checks.
+        calibration: float32 array (S, *input_shape) given to the converter; for a model with
+            several inputs, a tuple of such arrays, one per input (in ``inputs`` order).
+        holdback: float32 array (H, *input_shape) used only for fidelity checks (a tuple of
+            arrays for several inputs).
         source: a description of where the samples came from.
-        sha256: hash of the calibration array (shape, dtype and bytes).
-        holdback_sha256: hash of the held-back array.
+        sha256: hash of the calibration array(s) (shape, dtype and bytes).
+        holdback_sha256: hash of the held-back array(s).
+        inputs: the model's input names for a model with several inputs, else empty. The
+            converter receives each sample as a dict keyed by these names (the signature's
+            input names), so the order of the ``.tflite`` inputs does not matter.
     """
 
-    calibration: np.ndarray
-    holdback: np.ndarray
+    calibration: Any
+    holdback: Any
     source: str
     sha256: str
     holdback_sha256: str
+    inputs: tuple[str, ...] = ()
 
-    def representative_dataset(self) -> Callable[[], Iterable[list[np.ndarray]]]:
+    @property
+    def count(self) -> int:
+        """Calibration samples."""
+        return int(len(self.calibration[0]) if self.inputs else len(self.calibration))
+
+    @property
+    def holdback_count(self) -> int:
+        """Held-back samples."""
+        return int(len(self.holdback[0]) if self.inputs else len(self.holdback))
+
+    def representative_dataset(self) -> Callable[[], Iterable[Any]]:
         """A ``TFLiteConverter.representative_dataset``: one sample (batch of 1) at a time."""
-        data = self.calibration
+        return self.dataset(self.calibration)
 
-        def generate() -> Iterable[list[np.ndarray]]:
-            for i in range(len(data)):
-                yield [data[i:i + 1]]
+    def dataset(self, data: Any, limit: Optional[int] = None) -> Callable[[], Iterable[Any]]:
+        """A generator function over ``data`` (``calibration``, ``holdback`` or a slice of them):
+        ``[x]`` per sample for one input, ``{name: x}`` for several."""
+        names = self.inputs
+
+        def generate() -> Iterable[Any]:
+            n = len(data[0]) if names else len(data)
+            for i in range(n if limit is None else min(n, limit)):
+                if names:
+                    yield {name: a[i:i + 1] for name, a in zip(names, data)}
+                else:
+                    yield [data[i:i + 1]]
 
         return generate
 
@@ -93,9 +119,26 @@ def prepare_calibration(source: CalibrationSource, model_input: TensorSpec,
     want = int(samples) if samples is not None else DEFAULT_SAMPLES
     limit = want + MAX_HOLDBACK
     sample_shape = tuple(model_input.shape[1:])
-    desc, x = _read(source, sample_shape, limit)
-    x = _check(x, desc, model_input)
+    desc, x = read_source(source, sample_shape, limit)
+    x = check_array(x, desc, model_input)
+    want = check_count(len(x), samples, desc)
+    calib, held = split(x, want)
+    LOG.debug("calibration %s: %d samples used, %d held back", desc, len(calib), len(held))
+    return CalibrationSet(calib, held, desc, array_sha256(calib), array_sha256(held))
+
+
+def split(x: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``want`` usable samples of ``x`` and the held-back last ``min(50, N // 4)``."""
     n = len(x)
+    hold = min(MAX_HOLDBACK, n // 4)
+    calib = np.ascontiguousarray(x[:min(want, n - hold)])
+    held = np.ascontiguousarray(x[n - hold:]) if hold else np.zeros((0, *x.shape[1:]), np.float32)
+    return calib, held
+
+
+def check_count(n: int, samples: Optional[int], desc: str) -> int:
+    """The number of calibration samples to use from ``n`` read (see :func:`prepare_calibration`)."""
+    want = int(samples) if samples is not None else DEFAULT_SAMPLES
     hold = min(MAX_HOLDBACK, n // 4)
     usable = n - hold
     if samples is not None and usable < want:
@@ -109,10 +152,7 @@ def prepare_calibration(source: CalibrationSource, model_input: TensorSpec,
             f"calibration data {desc} has no samples",
             hint="provide at least a few dozen representative inputs (100–500 is typical)",
         )
-    calib = np.ascontiguousarray(x[:min(want, usable)])
-    held = np.ascontiguousarray(x[n - hold:]) if hold else np.zeros((0, *x.shape[1:]), np.float32)
-    LOG.debug("calibration %s: %d samples used, %d held back", desc, len(calib), len(held))
-    return CalibrationSet(calib, held, desc, array_sha256(calib), array_sha256(held))
+    return want
 
 
 def samples_needed(samples: int) -> int:
@@ -132,7 +172,7 @@ def array_sha256(x: np.ndarray) -> str:
 
 
 # -- reading ---------------------------------------------------------------------------
-def _read(source: CalibrationSource, sample_shape: tuple[int, ...], limit: int) -> tuple[str, np.ndarray]:
+def read_source(source: CalibrationSource, sample_shape: tuple[int, ...], limit: int) -> tuple[str, np.ndarray]:
     if isinstance(source, (str, Path)):
         path = Path(source).expanduser()
         if not path.exists():
@@ -259,7 +299,8 @@ def load_images(folder: Path, sample_shape: Sequence[int], limit: Optional[int] 
 
 
 # -- validation ------------------------------------------------------------------------
-def _check(x: Any, desc: str, model_input: TensorSpec) -> np.ndarray:
+def check_array(x: Any, desc: str, model_input: TensorSpec) -> np.ndarray:
+    """``x`` as float32 samples of ``model_input`` (rank, shape, dtype and NaN/Inf checked)."""
     x = np.asarray(x)
     expected = tuple(model_input.shape[1:])
     if x.dtype == object or x.dtype.kind not in "iuf":
@@ -296,5 +337,5 @@ def _check(x: Any, desc: str, model_input: TensorSpec) -> np.ndarray:
     return x
 
 
-__all__ = ["CalibrationSet", "prepare_calibration", "load_images", "array_sha256", "samples_needed",
+__all__ = ["CalibrationSet", "prepare_calibration", "split", "check_count", "check_array", "read_source", "load_images", "array_sha256", "samples_needed",
            "DEFAULT_SAMPLES", "MAX_HOLDBACK", "CalibrationSource"]

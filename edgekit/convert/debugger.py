@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ConversionError
 from .calibration import CalibrationSet
 from .loading import LoadedModel
-from .quiet import quiet_tensorflow
+from ..tflite.quiet import quiet_tensorflow
 from .variants import CONVERTER_VARIANTS, VariantOptions, conversion_error
 
 #: at most this many samples are run through the debug model
@@ -45,12 +45,8 @@ def write_debug_csv(loaded: LoadedModel, calibration: CalibrationSet, dest: Path
     Raises:
         ConversionError: TensorFlow could not build or run the debug model.
     """
-    samples = calibration.holdback if len(calibration.holdback) else calibration.calibration
-    samples = samples[:DEBUG_SAMPLES]
-
-    def debug_dataset():  # noqa: ANN202 - generator for TensorFlow
-        for i in range(len(samples)):
-            yield [samples[i:i + 1]]
+    samples = calibration.holdback if calibration.holdback_count else calibration.calibration
+    debug_dataset = calibration.dataset(samples, DEBUG_SAMPLES)
 
     with quiet_tensorflow(), warnings.catch_warnings():
         warnings.simplefilter("ignore")

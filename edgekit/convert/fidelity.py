@@ -16,17 +16,45 @@ from typing import Sequence
 import numpy as np
 
 from ..artifact import Fidelity
-from ..evaluate.interpreter import LiteRTModel
+from ..tflite.interpreter import Batch, LiteRTModel
 
 
-def reference_outputs(fp32_path: str | Path, samples: np.ndarray) -> list[np.ndarray]:
-    """The fp32 model's outputs on ``samples`` (every output, float32)."""
-    return LiteRTModel(fp32_path).predict_outputs(samples)
+def reference_outputs(fp32_path: str | Path, samples: Batch, names: Sequence[str] = ()) -> list[np.ndarray]:
+    """The fp32 model's outputs on ``samples`` (every output, float32).
+
+    ``samples`` is an array for a single-input model, or one array per input named by
+    ``names`` (the model's input names, in the calibration set's order).
+    """
+    model = LiteRTModel(fp32_path)
+    return model.predict_outputs(in_model_order(model, samples, names))
 
 
-def measure_fidelity(path: str | Path, samples: np.ndarray, reference: Sequence[np.ndarray]) -> Fidelity:
+def measure_fidelity(path: str | Path, samples: Batch, reference: Sequence[np.ndarray],
+                     names: Sequence[str] = ()) -> Fidelity:
     """Run ``path`` on ``samples`` and compare with the fp32 ``reference`` outputs."""
-    return compare_outputs(LiteRTModel(path).predict_outputs(samples), reference)
+    model = LiteRTModel(path)
+    return compare_outputs(model.predict_outputs(in_model_order(model, samples, names)), reference)
+
+
+def in_model_order(model: LiteRTModel, samples: Batch, names: Sequence[str]) -> Batch:
+    """Per-input arrays (named ``names``) reordered as the ``.tflite`` file's inputs.
+
+    The converter names an input tensor ``serving_default_<name>:0`` (or ``<name>``) and
+    orders the inputs by name, not as the Keras model does.
+    """
+    if not names:
+        return samples
+    by_name = dict(zip(names, samples))
+    ordered = []
+    for detail in model.inputs:
+        tensor = str(detail["name"])
+        match = [n for n in names if tensor in (n, f"{n}:0", f"serving_default_{n}:0")]
+        if len(match) != 1:
+            match = [n for n in names if tensor.split(":")[0].endswith(f"_{n}")]
+        if len(match) != 1:
+            raise ValueError(f"cannot tell which of the inputs {', '.join(names)} feeds the tensor '{tensor}'")
+        ordered.append(by_name[match[0]])
+    return ordered
 
 
 def compare_outputs(outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> Fidelity:
@@ -54,4 +82,4 @@ def compare_outputs(outputs: Sequence[np.ndarray], reference: Sequence[np.ndarra
     )
 
 
-__all__ = ["reference_outputs", "measure_fidelity", "compare_outputs"]
+__all__ = ["reference_outputs", "measure_fidelity", "compare_outputs", "in_model_order"]

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 from ..artifact import TensorSpec, sha256_file
 from ..errors import ConfigError
-from .quiet import quiet_tensorflow
+from ..tflite.quiet import quiet_tensorflow
 
 LOG = logging.getLogger(__name__)
 

@@ -29,9 +29,9 @@ from typing import Any, ClassVar, Optional
 from ..errors import ConversionError
 from ..tflite import read_model
 from .calibration import CalibrationSet
-from .describe import float_operators
+from ..tflite.describe import float_operators
 from .loading import LoadedModel
-from .quiet import quiet_tensorflow
+from ..tflite.quiet import quiet_tensorflow
 
 LOG = logging.getLogger(__name__)
 

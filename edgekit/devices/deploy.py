@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
 from ..artifact import Artifact, Manifest
-from ..errors import ConfigError, DeviceUnreachable, EdgekitError
+from ..errors import ConfigError, DeviceUnreachable, EdgekitError, StoreError
 from ..measurement import Measurement, RunSettings
 from ..progress import ProgressCallback, report
+from ..store import Store, StoreArg, close_if_owned, open_store
 from ..tflite.model_file import ModelFile, read_model
 from .profile import DeviceProfile, get_profile
+from .replicate import combine_sessions
 from .session import DeviceSession, guess_variant
 
 log = logging.getLogger(__name__)
 
-__all__ = ["deploy", "resolve_models", "open_store"]
+__all__ = ["deploy", "resolve_models"]
 
 ModelInput = Union[str, Path, Artifact, Manifest]
 
@@ -69,21 +71,8 @@ def artifact_from_file(path: Path, mf: ModelFile) -> Artifact:
     )
 
 
-def open_store(store: object) -> object:
-    """``None`` → the default store, ``False`` → no store, a path → that store, a Store → itself."""
-    if store is False:
-        return None
-    from ..farm.store import Store, default_store_path
-
-    if store is None:
-        return Store(default_store_path())
-    if isinstance(store, (str, Path)):
-        return Store(store)
-    return store
-
-
 def deploy(models: Union[ModelInput, Sequence[ModelInput]], device: Union[str, DeviceProfile] = "host",
-           settings: Optional[RunSettings] = None, store: object = None,
+           settings: Optional[RunSettings] = None, store: StoreArg = None,
            profiles_dirs: Iterable[Union[str, Path]] = (), benchmark_binary: Optional[Union[str, Path]] = None,
            progress: Optional[ProgressCallback] = None) -> list[Measurement]:
     """Check compatibility, push, run, pull, and store a Measurement per model.
@@ -92,7 +81,8 @@ def deploy(models: Union[ModelInput, Sequence[ModelInput]], device: Union[str, D
         models: ``.tflite`` path(s), Artifact(s), a Manifest, or a manifest.json path.
         device: a profile name (see ``edgekit devices``) or a :class:`DeviceProfile`.
         settings: how to measure (default: the paper's protocol, :class:`RunSettings`).
-        store: None for the default store, False for none, a path, or a ``Store``.
+        store: None for the default store, ``NO_STORE`` (or False) for none, a path, a
+            ``postgresql://`` URL, or a ``Store`` (see :func:`edgekit.store.open_store`).
         profiles_dirs: extra folders of profile TOML files (they win over shipped ones).
         benchmark_binary: host path of ``benchmark_model`` for phones.
         progress: a progress callback (stage ``"deploy"``).
@@ -108,35 +98,67 @@ def deploy(models: Union[ModelInput, Sequence[ModelInput]], device: Union[str, D
     profile = device if isinstance(device, DeviceProfile) else get_profile(device, profiles_dirs)
     todo = resolve_models(models)
     db = open_store(store)
-    results: list[Measurement] = []
+    try:
+        return _deploy(todo, profile, settings, db, benchmark_binary, progress)
+    finally:
+        close_if_owned(store, db)
+
+
+def _deploy(todo: list[tuple[Path, Artifact]], profile: DeviceProfile, settings: RunSettings, db: Optional[Store],
+            benchmark_binary: Optional[Union[str, Path]], progress: Optional[ProgressCallback]) -> list[Measurement]:
+    """Measure every model ``settings.repeat`` times, interleaved (A B A B …); store each model's
+    measurement (its sessions combined) as soon as its last session is done."""
+    rounds = settings.repeat
+    sessions: list[list[Measurement]] = [[] for _ in todo]
+    results: list[Optional[Measurement]] = [None] * len(todo)
     first_error: Optional[EdgekitError] = None
-    total = len(todo)
+    total, done = len(todo) * rounds, 0
     report(progress, "deploy", profile.name, 0, total, "connecting")
     with DeviceSession(profile, benchmark_binary=benchmark_binary) as session:
         session.runner()  # ConfigError now (e.g. no benchmark_model binary), not once per model
-        for i, (path, artifact) in enumerate(todo):
-            started = time.time()
-            if isinstance(first_error, DeviceUnreachable):
-                error: Optional[EdgekitError] = first_error  # do not wait for the same dead link again
-            else:
-                error = None
-                try:
-                    m = session.measure(path, settings, artifact)
-                except EdgekitError as exc:
-                    error = exc
-                    log.warning("device %s: %s failed: %s", profile.name, path.name, exc)
-            if error is not None:
-                first_error = first_error or error
-                m = failed_measurement(artifact, profile, settings, error, started)
-            if db is not None:
-                db.put_artifact(artifact)  # type: ignore[attr-defined]
-                db.add_measurement(m)  # type: ignore[attr-defined]
-            results.append(m)
-            msg = f"median {m.median_ms:.3f} ms" if m.median_ms is not None else m.status
-            report(progress, "deploy", artifact.name, i + 1, total, msg)
-    if first_error is not None and all(m.status == "failed" for m in results):
+        for r in range(rounds):
+            for i, (path, artifact) in enumerate(todo):
+                if results[i] is not None:   # failed in an earlier round
+                    continue
+                started = time.time()
+                if isinstance(first_error, DeviceUnreachable):
+                    error: Optional[EdgekitError] = first_error  # do not wait for the same dead link again
+                else:
+                    error = None
+                    try:
+                        m = session.measure(path, settings, artifact)
+                    except EdgekitError as exc:
+                        error = exc
+                        log.warning("device %s: %s failed: %s", profile.name, path.name, exc)
+                done += 1
+                if error is not None:
+                    first_error = first_error or error
+                    m = failed_measurement(artifact, profile, settings, error, started)
+                elif m.status == "ok":
+                    sessions[i].append(m)
+                    if r < rounds - 1:
+                        report(progress, "deploy", artifact.name, done, total,
+                               f"session {r + 1}/{rounds}: median {m.median_ms:.3f} ms" if m.median_ms else "")
+                        continue
+                    m = combine_sessions(sessions[i], settings.stability_tolerance)
+                results[i] = m
+                _store(db, artifact, m)
+                msg = f"median {m.median_ms:.3f} ms" if m.median_ms is not None else m.status
+                report(progress, "deploy", artifact.name, done, total, msg)
+    out = [m for m in results if m is not None]
+    if first_error is not None and all(m.status == "failed" for m in out):
         raise first_error
-    return results
+    return out
+
+
+def _store(db: Optional[Store], artifact: Artifact, m: Measurement) -> None:
+    if db is None:
+        return
+    try:
+        db.put_artifact(artifact)
+    except StoreError as err:  # keep the measurement: rescue it to a file, then stop
+        raise db.rescued(err, [m]) from err
+    db.add_measurement(m)  # rescues to a file by itself when the store fails
 
 
 def failed_measurement(artifact: Artifact, profile: DeviceProfile, settings: RunSettings,

@@ -165,10 +165,14 @@ def probe_runtime(transport: Transport, python: str, timeout: float = 60.0) -> d
     return doc if isinstance(doc, dict) else {}
 
 
-def collect_facts(transport: Transport, profile: DeviceProfile, timeout: float = 15.0) -> dict[str, Any]:
+def collect_facts(transport: Transport, profile: DeviceProfile, timeout: float = 15.0,
+                  runtime_probe: bool = True) -> dict[str, Any]:
     """Everything recorded with a measurement: model, SoC/CPU, ABI, OS, kernel, governor,
     frequencies, temperatures, runtime and its version (keys: model, soc, cpu, abi, os,
-    os_build, kernel, governor, freq_khz, temps_c, runtime, runtime_version, libedgetpu…)."""
+    os_build, kernel, governor, freq_khz, temps_c, runtime, runtime_version, libedgetpu…),
+    and ``device_id``, the physical device (``serial:<ro.serialno>``, ``machine-id:<…>``).
+
+    ``runtime_probe=False`` skips :func:`probe_runtime` (a serving runner reports the same)."""
     facts: dict[str, Any] = {"device": profile.name, "profile": profile.name, "soc": profile.soc,
                              "abi": "" if profile.abi == "auto" else profile.abi, "os": profile.os}
     if profile.os == "android":
@@ -185,7 +189,7 @@ def collect_facts(transport: Transport, profile: DeviceProfile, timeout: float =
     facts["governor"] = cpu_state["governor"]
     facts["freq_khz"] = cpu_state["freq_khz"]
     facts["temps_c"] = temps
-    if profile.runner == "edgekit-runner":
+    if profile.runner == "edgekit-runner" and runtime_probe:
         facts.update(probe_runtime(transport, profile.python, timeout=max(timeout, 60.0)))
     elif profile.runtime:
         name, _, version = profile.runtime.partition(" ")
@@ -196,7 +200,7 @@ def collect_facts(transport: Transport, profile: DeviceProfile, timeout: float =
 
 
 _LINUX_FILES = ["/proc/cpuinfo", "/etc/os-release", "/proc/device-tree/model", "/etc/nv_tegra_release",
-                "/proc/loadavg"]
+                "/proc/loadavg", "/etc/machine-id"]
 
 
 def _linux(transport: Transport, profile: DeviceProfile, timeout: float) -> dict[str, Any]:
@@ -215,6 +219,9 @@ def _linux(transport: Transport, profile: DeviceProfile, timeout: float) -> dict
     if "/etc/os-release" in files:
         kv = dict(_kv(line) for line in files["/etc/os-release"].splitlines() if "=" in line)
         out["os_build"] = kv.get("PRETTY_NAME") or kv.get("NAME", "")
+    machine_id = files.get("/etc/machine-id", "").strip()
+    if machine_id:
+        out["device_id"] = f"machine-id:{machine_id}"  # the physical device (its lease identity)
     model = files.get("/proc/device-tree/model", "").strip("\x00\n ")
     if model:
         out["model"] = model
@@ -230,6 +237,11 @@ def _linux(transport: Transport, profile: DeviceProfile, timeout: float) -> dict
                                "libedgetpu1-std", "libedgetpu1-max"], timeout)
         if pkg is not None:
             out["libedgetpu"] = "; ".join(line for line in pkg.stdout.splitlines() if line.split()[1:])
+        from ..edgetpu.runtime import RUNTIME_PROBE as EDGETPU_PROBE
+
+        probe = _run(transport, [profile.python, "-c", EDGETPU_PROBE], timeout)   # the library's own word
+        if probe is not None and probe.ok and probe.stdout.strip():
+            out["edgetpu_runtime"] = probe.stdout.strip().splitlines()[-1]
     return out
 
 
@@ -250,6 +262,9 @@ def _android(transport: Transport, timeout: float) -> dict[str, Any]:
     }
     if props.get("ro.product.cpu.abi"):
         out["abi"] = props["ro.product.cpu.abi"]
+    serial = props.get("ro.serialno") or props.get("ro.boot.serialno")
+    if serial:
+        out["device_id"] = f"serial:{serial}"  # the physical phone, whichever transport reaches it
     uname = _run(transport, ["uname", "-r"], timeout)
     if uname is not None:
         out["kernel"] = uname.stdout.strip()

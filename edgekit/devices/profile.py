@@ -16,12 +16,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from .transports.registry import TRANSPORTS
+from ..measurement import DELEGATES
 from ..errors import ConfigError
 from ..tomlvalues import fits, scalar
 
-TRANSPORTS = ("local", "ssh", "adb", "adb-server")
 RUNNERS = ("edgekit-runner", "benchmark_model", "benchmark_litert_model")
-DELEGATES = ("cpu", "xnnpack", "edgetpu", "gpu", "nnapi", "hexagon")
+#: a phone's cool-down zones unless its profile names them: CPU and SoC zones (not battery, skin)
+PHONE_COOLDOWN_ZONES = ("cpu*=40", "soc*=42")
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,15 @@ class DeviceProfile:
     benchmark_binary: str = ""     # host path to benchmark_model for this ABI (phones)
     python: str = "python3"        # the device's interpreter, for edgekit-runner
     delegates: tuple[str, ...] = ("cpu",)
-    workdir: str = "/tmp/edgekit"
+    workdir: str = "~/.cache/edgekit/work"  # private to the device user (0700, owner checked)
     thermal_zones: tuple[str, ...] = ("auto",)   # sysfs thermal zone dirs, or "auto"
     max_temp_c: float = 70.0       # health check: hotter than this is "too hot" to start a job
     runtime: str = ""              # expected runtime on the device, e.g. "tflite_runtime 2.14.0"
     edgetpu_runtime_version: int = 0  # libedgetpu runtime version (Coral), 0 = unknown/none
     paper_column: str = ""         # the paper table column of this device, e.g. "latency_ms_pixel_3xl"
+    emulated: bool = False         # an emulated CPU (qemu): its measurements are flagged "emulated"
+    cooldown_zones: tuple[str, ...] = ()  # zones that count for the cool-down: "type-pattern=°C" (devices/cooldown.py)
+    cooldown_max_seconds: float = 0.0     # the longest cool-down wait before a run (phones: 60 unless set)
     source: str = ""               # the file it was loaded from
     base: str = ""                 # the profile a renamed device (a lab's "pixel3-a") was made from
 
@@ -85,6 +90,7 @@ class DeviceProfile:
         d = dataclasses.asdict(self)
         d["delegates"] = list(self.delegates)
         d["thermal_zones"] = list(self.thermal_zones)
+        d["cooldown_zones"] = list(self.cooldown_zones)
         return d
 
 
@@ -140,6 +146,9 @@ def profile_from_dict(doc: dict[str, Any], source: str, name: Optional[str] = No
                 default = ""
             kwargs[key] = check_field_type(where, key, value, default)
     kwargs.setdefault("name", name or "")
+    if kwargs.get("kind") == "phone":   # phones heat up: never a zero cool-down by default
+        kwargs.setdefault("cooldown_max_seconds", 60.0)
+        kwargs.setdefault("cooldown_zones", PHONE_COOLDOWN_ZONES)
     if not kwargs["name"]:
         raise ConfigError(f"{where}: no 'name'")
     prof = DeviceProfile(source=source, **kwargs)
@@ -158,11 +167,18 @@ def _check_values(where: str, p: DeviceProfile) -> None:
     choice("kind", p.kind, ("phone", "board", "host", "accelerator"))
     for d in p.delegates:
         choice("delegates", d, DELEGATES)
+    from .cooldown import parse_zone_limits
+
+    parse_zone_limits(p.cooldown_zones, where)
+    if p.cooldown_max_seconds < 0:
+        raise ConfigError(f"{where}: cooldown_max_seconds = {p.cooldown_max_seconds:g} is negative",
+                          hint="0 turns the cool-down off")
     if p.transport == "ssh" and not p.connection.host:
         raise ConfigError(f"{where}: transport 'ssh' needs connection.host",
                           hint="set [connection] host (and user, port, key) or override it in the lab file")
-    if not p.workdir.startswith("/"):
-        raise ConfigError(f"{where}: workdir {p.workdir!r} must be an absolute path on the device")
+    if not p.workdir.startswith(("/", "~/")):
+        raise ConfigError(f"{where}: workdir {p.workdir!r} must be an absolute path on the device or start with '~/'",
+                          hint="e.g. ~/.cache/edgekit/work on boards, /data/local/tmp/edgekit-{uid} on phones")
 
 
 def load_profile_file(path: str | Path) -> DeviceProfile:

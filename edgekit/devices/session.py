@@ -2,9 +2,14 @@
 
 The farm runs one :class:`DeviceSession` per device in a worker thread; ``deploy`` opens
 one per call. ``measure`` is the whole protocol for one model: read it, check that the
-device's runtime can load it, push it (content-addressed), cool down, run the runner with a
-timeout derived from the settings, pull the result, and build the :class:`Measurement` with
-the device's facts and quality flags. Errors name the device.
+device's runtime can load it, push it (content-addressed, once per content per session), cool
+down, run the runner with a timeout derived from the settings, and build the
+:class:`Measurement` with the device's facts and quality flags. Errors name the device.
+
+On transports that keep a process open (local, SSH), edgekit's runner runs in serve mode:
+one runner process per session (:mod:`.serve_session`), a job line in and a result line out,
+no result file to pull or remove. ``serve=False``, or a transport without streams (ADB),
+runs one runner process per measurement and pulls its result file.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import dataclasses
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -20,10 +26,13 @@ from typing import Any, Optional, Union
 from ..artifact import Artifact, Manifest
 from ..errors import ConfigError, DeviceTimeout, DeviceUnreachable, MeasurementError, RuntimeIncompatible
 from ..measurement import Measurement, RunSettings, quality_flags
+from ..tflite.describe import guess_variant as guess_from_content
 from ..tflite.model_file import ModelFile, read_model
 from .compat import raise_if_incompatible
+from .custom_ops import raise_if_custom_ops
 from .facts import collect_facts, read_temps
 from .profile import DeviceProfile
+from .runners.base import Runner, ServedRunner
 from .runners.result import RunResult
 from .transports.base import Transport
 from .workdir import RemoteWorkdir
@@ -31,6 +40,9 @@ from .workdir import RemoteWorkdir
 log = logging.getLogger(__name__)
 
 __all__ = ["DeviceSession", "Health"]
+
+#: runner tokens of this process's open sessions (their runners are not orphans)
+_LIVE_TOKENS: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -58,19 +70,28 @@ class DeviceSession:
         transport: an existing transport (default: built from the profile, closed on exit).
         timeout_margin_s: seconds allowed beyond the run's own ``max_seconds`` before the
             run is declared hung (interpreter start-up, model load, result write).
+        serve: keep one edgekit runner process open for the session where the transport
+            can (see the module docstring).
     """
 
     def __init__(self, profile: DeviceProfile, benchmark_binary: Optional[Union[str, Path]] = None,
-                 transport: Optional[Transport] = None, timeout_margin_s: float = 60.0) -> None:
-        self.profile = profile
+                 transport: Optional[Transport] = None, timeout_margin_s: float = 60.0,
+                 serve: bool = True) -> None:
+        from .host_runtime import host_profile
+
+        self.profile = host_profile(profile)  # this host: the runner runs in sys.executable
+        self.serve = serve
         self.benchmark_binary = benchmark_binary
         self.timeout_margin_s = timeout_margin_s
         self._own_transport = transport is None
         self._transport = transport
         self._workdir: Optional[RemoteWorkdir] = None
-        self._runner: Any = None
+        self._runner: Optional[Runner] = None
         self._facts: Optional[dict[str, Any]] = None
+        self._models: dict[tuple[str, int, int], ModelFile] = {}
         self._lock = threading.RLock()
+        self.runner_token = uuid.uuid4().hex[:16]  # marks this session's runners on the device
+        _LIVE_TOKENS.add(self.runner_token)
 
     @property
     def name(self) -> str:
@@ -84,6 +105,13 @@ class DeviceSession:
         self.close()
 
     def close(self) -> None:
+        _LIVE_TOKENS.discard(self.runner_token)
+        runner, self._runner = self._runner, None
+        if runner is not None and hasattr(runner, "close"):
+            try:
+                runner.close()  # a serving runner ends with its session
+            except Exception:  # noqa: BLE001 - the link may already be gone
+                log.debug("device %s: closing the runner failed", self.name, exc_info=True)
         if self._transport is not None and self._own_transport:
             self._transport.close()
 
@@ -103,11 +131,15 @@ class DeviceSession:
                 self._workdir = RemoteWorkdir(self.transport, self.profile.workdir, self.name)
             return self._workdir
 
-    def runner(self) -> Any:
+    def runner(self) -> Runner:
         """The profile's runner (built once; a missing benchmark binary raises ConfigError)."""
         with self._lock:
             if self._runner is None:
-                if self.profile.runner == "edgekit-runner":
+                if self.profile.runner == "edgekit-runner" and self.serve and self.transport.supports_streams:
+                    from .serve_session import ServedScriptRunner
+
+                    self._runner = ServedScriptRunner(self.transport, self.profile, self.workdir)
+                elif self.profile.runner == "edgekit-runner":
                     from .runners.script import ScriptRunner
 
                     self._runner = ScriptRunner(self.transport, self.profile, self.workdir)
@@ -116,14 +148,43 @@ class DeviceSession:
 
                     self._runner = BenchmarkModelRunner(self.transport, self.profile, self.workdir,
                                                         self.benchmark_binary)
+                self._runner.token = self.runner_token
             return self._runner
 
+    def kill_runners(self, mine: bool, timeout: float = 30.0) -> list[int]:
+        """Kill edgekit runners on the device: this session's own (``mine``: stopping mid-job)
+        or every other session's (taking the device over); see :mod:`.runner_ledger`."""
+        if self.profile.runner != "edgekit-runner":
+            return []
+        from .runner_ledger import kill_runners
+
+        return kill_runners(self.transport, self.workdir.root, self.runner_token, mine, timeout,
+                            spare=tuple(_LIVE_TOKENS))  # this process's other sessions are alive, not orphans
+
     # -- facts and health --------------------------------------------------------------------
-    def facts(self) -> dict[str, Any]:
-        """What the device is (cached for the session)."""
+    def facts(self, start_timeout: Optional[float] = None) -> dict[str, Any]:
+        """What the device is (cached for the session).
+
+        With a serving runner, its runtime facts come from its ready line (it is started
+        first, so it imports while the rest is read); ``start_timeout`` bounds that wait.
+        """
         with self._lock:
             if self._facts is None:
-                self._facts = collect_facts(self.transport, self.profile)
+                runner = self.runner() if self.profile.runner == "edgekit-runner" else None
+                served = isinstance(runner, ServedRunner)
+                if served:
+                    runner.start()  # not waited for: its Python imports the runtime while the facts are read
+                facts = collect_facts(self.transport, self.profile, runtime_probe=not served)
+                if served:
+                    facts.update(runner.runtime_facts(start_timeout))
+                if self.profile.runner != "edgekit-runner" and not self.profile.runtime:
+                    try:  # the pushed benchmark binary's own version
+                        facts.update(self.runner().runtime_facts())
+                    except ConfigError as exc:  # no binary: facts without it (deploy refuses it on its own)
+                        facts.setdefault("errors", []).append(str(exc))
+                if self.profile.emulated:
+                    facts["emulated"] = True  # the profile says so: a CPU under qemu, not the real board
+                self._facts = facts
             return dict(self._facts)
 
     def health(self, timeout: float = 10.0) -> Health:
@@ -143,12 +204,36 @@ class DeviceSession:
                               temps, load1, state="too-hot")
         if load1 is not None and cpus and load1 > 2 * cpus:
             return Health(False, f"busy: load average {load1:.2f} on {cpus:g} CPUs", temps, load1, state="busy")
+        try:
+            busy = self._pinned_core_busy(timeout)
+        except (DeviceUnreachable, DeviceTimeout) as exc:
+            return Health(False, f"unreachable: {exc}", {}, state="unreachable")
+        if busy is not None:
+            return Health(False, busy, temps, load1, state="busy")
         return Health(True, "ok", temps, load1)
+
+    def _pinned_core_busy(self, timeout: float) -> Optional[str]:
+        """Why the core a run pins to is not idle now (None if it is, or cannot be read)."""
+        from .core_load import BUSY_CORE_FRACTION, core_busy, pinned_core
+
+        try:
+            busy = core_busy(self.transport, timeout=timeout)
+            core = pinned_core(self.profile.big_cores, self.facts(), online=sorted(busy))
+        except (DeviceUnreachable, DeviceTimeout):
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. no /proc/stat: the load average decides
+            log.info("device %s: per-core load unavailable: %s", self.name, exc)
+            return None
+        if core is not None and busy.get(core, 0.0) > BUSY_CORE_FRACTION:
+            return (f"busy: pinned core cpu{core} is {100 * busy[core]:.0f} % busy "
+                    f"(over {BUSY_CORE_FRACTION:.0%} in the last 0.5 s)")
+        return None
 
     # -- measuring -----------------------------------------------------------------------------
     def check_model(self, model_file: ModelFile, settings: RunSettings,
                     artifact: Optional[Artifact] = None) -> RunSettings:
         """Refuse models the device cannot run; returns the settings to use (EdgeTPU delegate)."""
+        raise_if_custom_ops(model_file, self.name)  # from the flatbuffer alone, before the device is asked
         facts = self.facts()
         if self.profile.runner == "edgekit-runner" and not facts.get("runtime"):
             raise MeasurementError(
@@ -156,6 +241,9 @@ class DeviceSession:
                 f"({facts.get('runtime_error') or '; '.join(facts.get('errors') or []) or 'unknown reason'})",
                 hint="install one on the device: pip install ai-edge-litert (or tflite-runtime), "
                      "or set `python` in the profile to an interpreter that has it")
+        from .host_runtime import check_host_runtime
+
+        check_host_runtime(self.profile, facts)  # this host: the runtime `evaluate` uses, or refuse
         if model_file.is_edgetpu:
             if "edgetpu" not in self.profile.delegates:
                 raise RuntimeIncompatible(f"'{model_file.path.name}' is an EdgeTPU model and device '{self.name}' "
@@ -165,7 +253,11 @@ class DeviceSession:
 
             # the version the model needs is read from its Edge TPU package (the manifest's record
             # is the fallback); 0 on the device side means unknown, and is not checked
-            check_runtime(model_file, self.profile.edgetpu_runtime_version, self.name,
+            from ..edgetpu.runtime import device_runtime_version
+
+            # the device's libedgetpu (read into its facts) decides; the profile's value is the fallback
+            runtime_version, _ = device_runtime_version(facts, self.profile.edgetpu_runtime_version)
+            check_runtime(model_file, runtime_version, self.name,
                           recorded=recorded_runtime_version(artifact) if artifact else None)
             if settings.delegate != "edgetpu":
                 settings = dataclasses.replace(settings, delegate="edgetpu")
@@ -183,18 +275,59 @@ class DeviceSession:
         """Measure one ``.tflite`` model on this device (see the module docstring)."""
         settings = settings or RunSettings()
         path = Path(model)
-        model_file = read_model(path)
+        model_file = self._read_model(path)
+        raise_if_custom_ops(model_file, self.name)  # refused before the device is touched at all
         started = time.time()
         runner = self.runner()  # a missing benchmark binary is a ConfigError before the device is touched
+        if isinstance(runner, ServedRunner):
+            runner.replace_if_dead()
+        factor = 1.0 if self.profile.runner == "edgekit-runner" else 2.0  # benchmark_model: warm-up + runs
+        timeout = factor * settings.max_seconds + self.timeout_margin_s
+        self.facts(start_timeout=timeout)  # a runner that has to start does so within the run's timeout
         settings = self.check_model(model_file, settings, artifact)
         remote = self.workdir.push_model(path, model_file.sha256).remote
         if settings.cooldown_seconds > 0:
             log.info("device %s: cooling down %.1f s", self.name, settings.cooldown_seconds)
             time.sleep(settings.cooldown_seconds)
-        factor = 1.0 if self.profile.runner == "edgekit-runner" else 2.0  # benchmark_model: warm-up + runs
-        timeout = factor * settings.max_seconds + self.timeout_margin_s
-        result: RunResult = runner.run(remote, settings, timeout=timeout)
+        from .cooldown import cool_down_device
+
+        cooled = cool_down_device(self.transport, self.profile)  # back near idle temperature (bounded)
+        with self._controller_off_core(settings):
+            result: RunResult = runner.run(remote, settings, timeout=timeout)
+        if cooled is not None:
+            result = dataclasses.replace(result, raw={**result.raw, "cooldown": dataclasses.asdict(cooled)})
         return self._measurement(path, model_file, settings, artifact, result, started)
+
+    def _read_model(self, path: Path) -> ModelFile:
+        """``read_model`` once per file version in this session (a lab measures one model many times)."""
+        try:
+            st = path.stat()
+            key: Optional[tuple[str, int, int]] = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None  # read_model says what is wrong with the path
+        if key is not None and key in self._models:
+            return self._models[key]
+        model_file = read_model(path)
+        if key is not None:
+            if len(self._models) >= 32:
+                self._models.clear()
+            self._models[key] = model_file
+        return model_file
+
+    def _controller_off_core(self, settings: RunSettings) -> Any:
+        """On this host, keep the controller's threads off the core a 1-thread run pins to."""
+        from .host_runtime import ControllerAffinity
+
+        core = None
+        if self.profile.transport == "local" and settings.threads == 1:
+            import os
+
+            from .core_load import pinned_core
+
+            online = sorted(int(c) for c in os.environ.get("EDGEKIT_RESET_AFFINITY", "").split(",") if c) \
+                or sorted(os.sched_getaffinity(0))
+            core = pinned_core(self.profile.big_cores, self.facts(), online=online)
+        return ControllerAffinity(core)
 
     def _measurement(self, path: Path, model_file: ModelFile, settings: RunSettings,
                      artifact: Optional[Artifact], result: RunResult, started: float) -> Measurement:
@@ -205,7 +338,7 @@ class DeviceSession:
                      temps_before_c=result.temps_before_c, temps_after_c=result.temps_after_c,
                      governor_during=result.governor)
         flags = quality_flags(stats, result.temps_before_c, result.temps_after_c, result.throttled,
-                              min_samples=min(10, settings.runs))
+                              min_samples=min(10, settings.runs), emulated=self.profile.emulated)
         if result.raw.get("samples_source") == "aggregate":
             flags += ("aggregate-only",)
         if result.raw.get("stopped_by") == "max_seconds":
@@ -225,7 +358,8 @@ class DeviceSession:
 
 
 def guess_variant(path: Path, model_file: ModelFile) -> str:
-    """The variant of a bare ``.tflite``: from a ``manifest.json`` beside it, else from its content."""
+    """The variant of a bare ``.tflite``: from a ``manifest.json`` beside it, else from its content
+    (:func:`edgekit.tflite.describe.guess_variant`, the one content-based guess)."""
     manifest = path.parent / "manifest.json"
     if manifest.is_file():
         try:
@@ -234,9 +368,7 @@ def guess_variant(path: Path, model_file: ModelFile) -> str:
                     return a.variant
         except Exception as exc:  # noqa: BLE001 - a foreign manifest.json is not our concern here
             log.debug("ignoring %s: %s", manifest, exc)
-    if model_file.is_edgetpu:
-        return "edgetpu"
-    return "tflite"
+    return guess_from_content(model_file)
 
 
 def _first_float(text: str) -> Optional[float]:

@@ -55,17 +55,25 @@ def safe_component(name: str, what: str = "name") -> str:
 
 
 def check_workdir(root: str, device: str) -> str:
-    """Validate a profile's work dir: absolute, normalised, and not a system root."""
-    if not root.startswith("/") or "\x00" in root:
-        raise ConfigError(f"device '{device}': workdir {root!r} must be an absolute path")
-    parts = [p for p in root.split("/") if p]
+    """Validate a profile's work dir: absolute (or ``~/…``), normalised, not a system root.
+
+    ``~/…`` (the device user's home) and ``{uid}`` (their numeric id) are resolved on the
+    device (:mod:`.private_dir`)."""
+    home = root.startswith("~/") if isinstance(root, str) else False
+    if not (root.startswith("/") or home) or "\x00" in root:
+        raise ConfigError(f"device '{device}': workdir {root!r} must be an absolute path or start with '~/'",
+                          hint="e.g. ~/.cache/edgekit/work on boards, /data/local/tmp/edgekit-{uid} on phones")
+    parts = [p for p in root[1 if home else 0:].split("/") if p]
     if any(p in (".", "..") for p in parts):
         raise ConfigError(f"device '{device}': workdir {root!r} contains '.' or '..'",
-                          hint="write the work dir as a plain absolute path, e.g. /data/local/tmp/edgekit")
-    if len(parts) < 2 and (not parts or parts[0] in ("tmp", "data", "home", "root", "etc", "usr", "var")):
+                          hint="write the work dir as a plain path, e.g. /data/local/tmp/edgekit-{uid}")
+    if not home and len(parts) < 2 and (not parts or parts[0] in ("tmp", "data", "home", "root", "etc", "usr", "var")):
         raise ConfigError(f"device '{device}': workdir {root!r} is too close to the file system root",
-                          hint="use a folder of its own, e.g. /tmp/edgekit")
-    return "/" + "/".join(parts)
+                          hint="use a folder of its own, e.g. ~/.cache/edgekit/work")
+    if home and not parts:
+        raise ConfigError(f"device '{device}': workdir {root!r} is the home folder itself",
+                          hint="use a folder of its own, e.g. ~/.cache/edgekit/work")
+    return ("~/" if home else "/") + "/".join(parts)
 
 
 class RemoteWorkdir:
@@ -74,7 +82,8 @@ class RemoteWorkdir:
     def __init__(self, transport: Transport, root: str, device: str, timeout: float = 60.0) -> None:
         self.transport = transport
         self.device = device
-        self.root = check_workdir(root, device)
+        self.spec = check_workdir(root, device)
+        self._root: Optional[str] = None        # the absolute path on the device, once ensured
         self.timeout = timeout
         self._ready = False
         self._has_sha256sum: Optional[bool] = None
@@ -82,6 +91,14 @@ class RemoteWorkdir:
         self._lock = threading.Lock()
 
     # -- paths -----------------------------------------------------------------------------
+    @property
+    def root(self) -> str:
+        """The work dir's absolute path on the device (created and checked on first use)."""
+        if self._root is None:
+            self.ensure()
+        assert self._root is not None
+        return self._root
+
     def path(self, *parts: str) -> str:
         """``<root>/<part>/…``; every part must be a single safe component."""
         for p in parts:
@@ -103,14 +120,17 @@ class RemoteWorkdir:
         if not done.ok:
             raise DeviceError(
                 f"device '{self.device}': {what} failed (exit {done.rc}): {(done.stderr or done.stdout).strip()[-400:]}",
-                hint=f"check that {self.root} is writable on the device", device=self.device)
+                hint=f"check that {self.spec} is writable on the device", device=self.device)
         return done.stdout
 
     def ensure(self) -> None:
-        """Create the work dir and its sub-folders (once per instance)."""
+        """Create the work dir and its sub-folders, private to the device user (0700, owner
+        checked; :mod:`.private_dir`), once per instance."""
         if self._ready:
             return
-        self._run(["mkdir", "-p", *[self.path(d) for d in SUBDIRS]], f"creating {self.root}")
+        from .private_dir import ensure_private_dir
+
+        self._root = ensure_private_dir(self.transport, self.spec, SUBDIRS, self.device, self.timeout)
         self._ready = True
 
     def remote_sha256(self, remote: str) -> Optional[str]:
@@ -159,7 +179,7 @@ class RemoteWorkdir:
             if self.holds(remote, sha, size):
                 log.debug("device %s already holds %s", self.device, remote)
                 return PushResult(remote, False, sha, size)
-            partial = remote + ".partial"
+            partial = f"{remote}.{uuid.uuid4().hex[:12]}.partial"  # unpredictable, in a 0700 folder
             push_timeout = timeout or max(self.timeout, 30.0 + size / 1e6)  # ≥ 1 MB/s
             self.transport.push(local, partial, timeout=push_timeout)
             if executable:

@@ -179,3 +179,37 @@ def _read_package(op_index: int, raw: bytes) -> EdgeTpuPackage:
     pos = field_pos(0)
     version = struct.unpack_from("<i", raw, pos)[0] if pos else 0
     return EdgeTpuPackage(op_index, version, string(4), string(7))
+
+
+#: libedgetpu Debian package versions → the Edge TPU runtime version they implement (coral.ai,
+#: "Compiler and runtime versions"); used when the library itself could not be asked
+_PACKAGE_RUNTIME = (((16, 0), 14), ((14, 0), 13), ((13, 0), 12))
+
+#: run with the device's Python: libedgetpu's own version string (``edgetpu_version()``, C API)
+RUNTIME_PROBE = (
+    "import ctypes\n"
+    "lib = ctypes.CDLL('libedgetpu.so.1')\n"
+    "lib.edgetpu_version.restype = ctypes.c_char_p\n"
+    "print(lib.edgetpu_version().decode())\n"
+)
+
+
+def device_runtime_version(facts: dict[str, object], fallback: int = 0) -> tuple[int, str]:
+    """The device's Edge TPU runtime version and where it came from.
+
+    In order: libedgetpu's own version string (facts ``edgetpu_runtime``, e.g. ``"…,
+    RuntimeVersion(14)"``), the installed package's version (facts ``libedgetpu``, e.g.
+    ``"libedgetpu1-std 16.0"`` → 14), then ``fallback`` (the profile's ``edgetpu_runtime_version``).
+    """
+    found = parse_runtime_version(str(facts.get("edgetpu_runtime") or ""))
+    if found:
+        return found, "libedgetpu"
+    for line in str(facts.get("libedgetpu") or "").split(";"):
+        parts = line.split()
+        m = re.match(r"(\d+)\.(\d+)", parts[1]) if len(parts) > 1 else None
+        if m:
+            version = (int(m.group(1)), int(m.group(2)))
+            for at_least, runtime in _PACKAGE_RUNTIME:
+                if version >= at_least:
+                    return runtime, f"package {parts[0]} {parts[1]}"
+    return fallback, "profile"

@@ -1,4 +1,4 @@
-"""Host-side quality with the LiteRT interpreter (:class:`~edgekit.evaluate.interpreter.LiteRTModel`)
+"""Host-side quality with the LiteRT interpreter (:class:`~edgekit.tflite.interpreter.LiteRTModel`)
 and :func:`edgekit.evaluate.api.evaluate`.
 
 The package object is callable and forwards to :func:`edgekit.evaluate.api.evaluate`, so

@@ -16,12 +16,13 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
+from ..store import StoreArg, close_if_owned, open_store
 from ..artifact import Artifact, Manifest, sha256_file
 from ..errors import ConfigError, EdgekitError
 from ..jsonio import read_json, write_json
 from ..measurement import QualityRecord
 from ..progress import ProgressCallback, report
-from .interpreter import LiteRTModel
+from ..tflite.interpreter import LiteRTModel
 
 LOG = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ Data = Union[str, Path, tuple[np.ndarray, np.ndarray], Sequence[np.ndarray]]
 
 
 def evaluate(manifest: Union[Manifest, str, Path], data: Data, metric: str = "top1",
-             store: Any = None, dataset_name: Optional[str] = None,
+             store: StoreArg = None, dataset_name: Optional[str] = None,
              progress: Optional[ProgressCallback] = None) -> list[QualityRecord]:
     """Measure ``metric`` for every variant of ``manifest`` on labelled ``data``.
 
@@ -41,7 +42,8 @@ def evaluate(manifest: Union[Manifest, str, Path], data: Data, metric: str = "to
         data: a ``.npz`` file with arrays ``x`` (inputs) and ``y`` (labels), or a tuple
             ``(x, y)``. Labels are class indices (N,) or one-hot/score rows (N, classes).
         metric: ``top1`` or ``top5`` (accuracy; top5 needs at least 5 classes).
-        store: an :class:`edgekit.farm.store.Store`, a path to one, or None.
+        store: None for the default store (as in every stage), ``NO_STORE`` (or False) for
+            none, a path, a URL, or a :class:`~edgekit.store.Store`.
         dataset_name: the dataset's name (default: the file's stem, or ``data``); the
             dataset id is ``NAME:`` + the first 12 hex digits of the data's sha256.
         progress: receives an ``evaluate`` event per variant.
@@ -82,8 +84,7 @@ def evaluate(manifest: Union[Manifest, str, Path], data: Data, metric: str = "to
         ))
         report(progress, "evaluate", art.variant, i + 1, len(runnable), f"{metric} {value:.4f}")
     _write_quality(m, records)
-    if store is not None:
-        _store(store, runnable, records)
+    _store(store, runnable, records)
     return records
 
 
@@ -193,18 +194,17 @@ def load_quality(path: Union[str, Path]) -> list[QualityRecord]:
     return [QualityRecord.from_dict(r) for r in doc.get("records", [])]
 
 
-def _store(store: Any, artifacts: list[Artifact], records: list[QualityRecord]) -> None:
-    from ..farm.store import Store
-
-    db = store if isinstance(store, Store) else Store(store)
+def _store(store: StoreArg, artifacts: list[Artifact], records: list[QualityRecord]) -> None:
+    db = open_store(store)
+    if db is None:
+        return
     try:
         for art in artifacts:
             db.put_artifact(art)
         for rec in records:
             db.add_quality(rec)
     finally:
-        if db is not store:
-            db.close()
+        close_if_owned(store, db)
 
 
 __all__ = ["evaluate", "accuracy", "load_quality", "METRICS", "QUALITY_FILE"]

@@ -1,47 +1,67 @@
 """The regression gate: compare a lab run's results with a baseline results file.
 
-A job *regresses* when its median latency is worse than the baseline's by more than a
-noise-aware margin::
+A job *regresses* when its median latency got slower beyond noise: from the two runs'
+medians and their distribution-free 95 % intervals (every sample is used to make them),
+the relative change ``median_new / median_base − 1`` gets a confidence interval on the log
+scale (Price–Bonett, :mod:`edgekit.stats.relative_change`), and::
 
-    median_new > median_base + max(pct × median_base, k × sqrt(s_new² + s_base²))
+    regressed  iff  lower bound of the one-sided 95 % interval of the change  >  margin (5 %)
 
-where ``s`` is a run's spread, ``(p90 − p10) / 2``: the half-width of the middle 80 % of
-its warm samples. Percentiles rather than the standard deviation, because latency
-samples have a long right tail (a preempted run, a page fault) that inflates ``std``
-without moving the median. For normally distributed samples ``s ≈ 1.28 σ``. The
-defaults (5 %, k = 3) make a flaky pass far likelier than a false alarm on a shared CI
-device; tighten them per lab with ``--margin-pct`` / ``--margin-k``.
+So a true change of at most ``margin`` is called a regression at most 5 % of the time, and
+more samples tighten the interval (``benchmarks/gate_power.py`` measures the false-alarm
+rate and the detection rate of a 10 % slowdown on this host). The rule and, per job, the
+interval of the change are printed with the results.
 
-A job also fails the gate when a quality record of its artifact (same metric and
-dataset as in the baseline) dropped by more than ``max_quality_drop`` (absolute,
-default 0.01 = one point of top-1), and when the job itself failed.
+Aggregate-only runs (``benchmark_model`` keeps no per-run samples, see :mod:`edgekit.latency`)
+are judged with what the tool printed — the run count and p5/p95 or the standard deviation
+give an approximate interval of the median — and the reason says so. When a job cannot be
+judged — no count or spread printed, or a mean compared with a median — its verdict is
+``cannot-judge``, which fails the gate unless the lab says ``[lab] gate_aggregate_only =
+"pass"`` (or ``edgekit lab gate --aggregate-only pass``): never a crash, never a silent pass.
+
+A job also fails the gate when a quality record of its artifact (same metric as in the
+baseline) dropped by more than ``max_quality_drop`` (absolute, default 0.01 = one point of
+top-1) or is missing from the new run, and when the job itself failed. Baseline jobs that
+the new run does not have fail the gate too (``missing = "pass"`` only reports them).
 
 Jobs are matched by name (``model[variant] on target``), thread count and delegate.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-#: verdicts that fail the gate
-FAILING = ("failed", "regressed", "quality-drop", "unfinished")
+from ..stats.gate_rule import RegressionRule, judge_change
+from ..stats.relative_change import relative_change_from_summary
+
+#: verdicts that fail the gate ("cannot-judge" fails unless GateSettings.aggregate_only is "pass")
+FAILING = ("failed", "regressed", "quality-drop", "quality-missing", "unfinished")
+#: what an unjudgeable aggregate-only job does to the gate
+AGGREGATE_ONLY_CHOICES = ("fail", "pass")
 
 
 @dataclass(frozen=True)
 class GateSettings:
-    """How much worse than the baseline a job may be."""
+    """How much worse than the baseline a job may be, and how sure the gate must be."""
 
-    margin_pct: float = 0.05
-    margin_k: float = 3.0
+    margin_pct: float = 0.05            # the change tolerated (relative, on the median)
+    confidence: float = 0.95            # one-sided confidence of the bound compared with the margin
     max_quality_drop: float = 0.01
+    aggregate_only: str = "fail"
+    missing: str = "fail"               # baseline jobs or quality metrics the new run lacks: fail | pass
+
+    @property
+    def rule(self) -> RegressionRule:
+        return RegressionRule(min_relative_margin=self.margin_pct, confidence=self.confidence)
 
     def describe(self) -> str:
         """The rule in words, printed with the results."""
-        return (f"regression when median > baseline median + max({self.margin_pct * 100:g}% × baseline, "
-                f"{self.margin_k:g} × √(s_new² + s_base²)), s = (p90 − p10)/2; "
-                f"quality drop > {self.max_quality_drop:g}")
+        return (f"regression when the {self.confidence:.0%} lower bound of the median's relative change "
+                f"exceeds +{self.margin_pct:.0%} (intervals from each run's samples; aggregate-only runs: "
+                f"approximated from the count and p5–p95 or std as printed); quality drop > "
+                f"{self.max_quality_drop:g}; cannot judge → {self.aggregate_only}; missing jobs or quality "
+                f"→ {self.missing}")
 
 
 @dataclass(frozen=True)
@@ -49,15 +69,20 @@ class Verdict:
     """The gate's verdict on one job."""
 
     name: str
-    status: str                          # pass | new | regressed | quality-drop | failed | unfinished
+    status: str                          # pass | new | regressed | quality-drop | failed | unfinished | cannot-judge
     median_us: Optional[float] = None
     baseline_us: Optional[float] = None
     margin_us: Optional[float] = None
     reason: str = ""
+    fails: Optional[bool] = None         # set for "cannot-judge" (the lab's gate_aggregate_only decides)
+    #: the median's relative change with its interval, in % ([lo, hi] at the rule's two-sided level)
+    change_pct: Optional[float] = None
+    change_ci_pct: Optional[tuple[float, float]] = None
+    method: str = ""
 
     @property
     def failing(self) -> bool:
-        return self.status in FAILING
+        return self.fails if self.fails is not None else self.status in FAILING
 
     @property
     def delta_pct(self) -> Optional[float]:
@@ -80,7 +105,7 @@ class GateReport:
 
     @property
     def passed(self) -> bool:
-        return not any(v.failing for v in self.verdicts)
+        return not any(v.failing for v in self.verdicts) and not (self.missing and self.settings.missing != "pass")
 
     def verdict(self, name: str) -> Optional[Verdict]:
         return next((v for v in self.verdicts if v.name == name), None)
@@ -97,15 +122,11 @@ class GateReport:
                 "verdicts": [v.to_dict() for v in self.verdicts]}
 
 
-def spread_us(latency: dict[str, Any]) -> float:
-    """A run's spread: ``(p90 − p10) / 2`` of its warm samples, in µs."""
-    return max(0.0, (float(latency["p90_us"]) - float(latency["p10_us"])) / 2.0)
-
-
-def margin_us(new: dict[str, Any], base: dict[str, Any], settings: GateSettings) -> float:
-    """How far above the baseline median the new median may be, in µs."""
-    noise = math.hypot(spread_us(new), spread_us(base))
-    return max(settings.margin_pct * float(base["median_us"]), settings.margin_k * noise)
+def centre(latency: dict[str, Any]) -> tuple[float, str]:
+    """The latency that is compared, and which statistic it is (median, else the printed mean)."""
+    if latency.get("median_us") is not None:
+        return float(latency["median_us"]), "median"
+    return float(latency["mean_us"]), "mean"
 
 
 def _match_key(job: dict[str, Any]) -> tuple[str, int, str]:
@@ -133,22 +154,61 @@ def _judge(job: dict[str, Any], base: Optional[dict[str, Any]], settings: GateSe
         return Verdict(name, "failed", reason=job.get("error") or "failed")
     if job.get("state") != "done" or not lat:
         return Verdict(name, "unfinished", reason=f"not measured (state {job.get('state')})")
-    median = float(lat["median_us"])
+    median, stat = centre(lat)
     if base is None or not base.get("latency"):
         return Verdict(name, "new" if base is None else "pass", median_us=median,
                        reason="no baseline for this job" if base is None else "")
     blat = base["latency"]
-    bmed = float(blat["median_us"])
-    margin = margin_us(lat, blat, settings)
+    bmed, bstat = centre(blat)
+    problems, status = _quality(job, base, settings)
+    change = relative_change_from_summary(_summary(blat), _summary(lat), level=settings.rule.level)
+    if stat != bstat or not change.known:
+        why = f"a {stat} against a baseline {bstat}" if stat != bstat else change.method.replace("unknown: ", "")
+        reason = f"cannot judge: aggregate-only ({why}); gate_aggregate_only = {settings.aggregate_only!r}"
+        return Verdict(name, "cannot-judge" if status == "pass" else status, median_us=median, baseline_us=bmed,
+                       fails=None if status != "pass" else settings.aggregate_only != "pass",
+                       reason="; ".join([reason, *problems]), method=change.method)
+    decision = judge_change(change, settings.rule)
+    ci = (change.lo * 100.0, change.hi * 100.0)  # type: ignore[operator]
+    where = (f"{stat} {median / 1000:.4g} ms vs baseline {bmed / 1000:.4g} ms: {change.value * 100:+.1f}% "
+             f"({settings.rule.level:.0%} CI {ci[0]:+.1f}% … {ci[1]:+.1f}%)")
+    if decision.state == "regressed":
+        status = "regressed"
+        problems.insert(0, f"{where} > +{settings.margin_pct:.0%}" + _interval_note(change.method, lat, blat))
+    return Verdict(name, status, median_us=median, baseline_us=bmed, margin_us=settings.margin_pct * bmed,
+                   reason="; ".join(problems) or where, change_pct=change.value * 100.0, change_ci_pct=ci,
+                   method=change.method)
+
+
+def _summary(latency: dict[str, Any]) -> dict[str, Any]:
+    """What the relative-change interval reads from a results file's ``latency`` entry."""
+    spread = latency.get("spread")
+    return {"median": latency.get("median_us"), "count": latency.get("count"),
+            "median_ci_lo": latency.get("median_ci_lo_us"), "median_ci_hi": latency.get("median_ci_hi_us"),
+            "p10": latency.get("p10_us"), "p90": latency.get("p90_us"),
+            "p5": latency.get("low_us") if spread == "p5-p95" else None,
+            "p95": latency.get("high_us") if spread == "p5-p95" else None,
+            "std": latency.get("std_us") if latency.get("aggregate_only") else None}
+
+
+def _quality(job: dict[str, Any], base: dict[str, Any], settings: GateSettings) -> tuple[list[str], str]:
     problems: list[str] = []
     status = "pass"
-    if median > bmed + margin:
-        status = "regressed"
-        problems.append(f"median {median / 1000:.3f} ms > baseline {bmed / 1000:.3f} ms + margin "
-                        f"{margin / 1000:.3f} ms ({(median - bmed) / bmed * 100:+.1f}%)")
     for metric, old in (base.get("quality") or {}).items():
         new = (job.get("quality") or {}).get(metric)
-        if new is not None and old - new > settings.max_quality_drop:
-            status = "regressed" if status == "regressed" else "quality-drop"
+        if new is None:
+            if settings.missing != "pass":
+                status = "quality-missing"
+            problems.append(f"{metric} is missing in this run (baseline {old:.4f})")
+        elif old - new > settings.max_quality_drop:
+            status = "quality-drop"
             problems.append(f"{metric} dropped {old:.4f} → {new:.4f} (more than {settings.max_quality_drop:g})")
-    return Verdict(name, status, median_us=median, baseline_us=bmed, margin_us=margin, reason="; ".join(problems))
+    return problems, status
+
+
+def _interval_note(method: str, lat: dict[str, Any], blat: dict[str, Any]) -> str:
+    if method == "median CI":
+        return ""
+    if lat.get("aggregate_only") or blat.get("aggregate_only"):
+        return f"; interval approximated from the {method} (aggregate-only: as the tool printed it)"
+    return f"; interval approximated from the {method} (the results file has no median CI)"

@@ -55,10 +55,16 @@ def _details(job: dict[str, Any], verdict: Optional[Any]) -> str:
     parts = [f"device={job.get('device') or '-'}", f"state={job['state']}", f"attempts={job.get('attempts', 0)}"]
     lat = job.get("latency")
     if lat:
-        parts += [f"median={lat['median_us'] / 1000:.4f} ms", f"p90={lat['p90_us'] / 1000:.4f} ms",
-                  f"cv={lat['cv']:.4f}", f"samples={lat['count']}"]
+        parts += [f"{key}={lat[key + '_us'] / 1000:.4f} ms" for key in ("median", "p90", "mean")
+                  if lat.get(key + "_us") is not None]
+        if lat.get("p10_us") is None and lat.get("low_us") is not None:   # aggregate-only: as printed
+            parts.append(f"spread={lat.get('spread')} {lat['low_us'] / 1000:.4f}–{lat['high_us'] / 1000:.4f} ms")
+        parts += [f"cv={lat['cv']:.4f}"] * (lat.get("cv") is not None) + [f"samples={lat.get('count')}"]
     if verdict is not None and verdict.baseline_us is not None:
-        parts += [f"baseline={verdict.baseline_us / 1000:.4f} ms", f"margin={verdict.margin_us / 1000:.4f} ms"]
+        parts.append(f"baseline={verdict.baseline_us / 1000:.4f} ms")
+        if verdict.change_ci_pct:
+            lo, hi = verdict.change_ci_pct
+            parts.append(f"change={verdict.change_pct:+.2f}% ci=[{lo:+.2f}%,{hi:+.2f}%]")
     for metric, value in (job.get("quality") or {}).items():
         parts.append(f"{metric}={value:.4f}")
     return " ".join(parts)

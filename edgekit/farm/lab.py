@@ -27,8 +27,9 @@ from .labfile import LabFile, PlannedJob, job_id, load_lab
 from .leases import DeviceLeases, Heartbeat, new_owner
 from .queue import JobQueue, latest_run, new_run, open_run, run_key
 from .results import build_results
+from .run_meta import record_run_meta
 from .scheduler import DeviceOutcome, LabScheduler
-from .store import Store, default_store_path
+from ..store import Store, StoreArg, open_store
 from .worker import FarmContext, SessionFactory, device_session
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,14 @@ class Lab:
         self.store = store
 
     @classmethod
-    def load(cls, path: str | Path, store: str | Path | None = None,
+    def load(cls, path: str | Path, store: StoreArg = None,
              profile_dirs: Iterable[str | Path] = ()) -> "Lab":
         """Validate ``path`` and open its store (``store`` > ``[lab] store`` > the default)."""
         spec = load_lab(path, profile_dirs)
-        return cls(spec, Store(store or spec.store or default_store_path()))
+        opened = open_store(store if store is not None else spec.store)
+        if opened is None:
+            raise ConfigError("a lab needs a store", hint="pass --store PATH or URL, or leave the default")
+        return cls(spec, opened)
 
     @property
     def name(self) -> str:
@@ -116,7 +120,7 @@ class Lab:
             return last
         counts = self.status(last)
         raise ConfigError(
-            f"lab '{self.name}' already has run {last} in store '{self.store.path}' "
+            f"lab '{self.name}' already has run {last} in store '{self.store.location}' "
             f"({counts['done']} done, {counts['failed']} failed, "
             f"{counts['queued'] + counts['leased'] + counts['running']} unfinished)",
             hint=f"pass --resume to continue run {last}, or --fresh to start run {last + 1}")
@@ -142,6 +146,7 @@ class Lab:
         queue = JobQueue(self.store, key)
         added = queue.add(self.jobs)
         log.info("lab %s run %d: %d job(s), %d new", self.name, number, len(self.jobs), added)
+        record_run_meta(self.store, key)      # CI commit/branch of this controller, for the dashboard
         owner = new_owner()
         ctx = FarmContext(
             store=self.store, queue=queue, leases=DeviceLeases(self.store),

@@ -4,7 +4,7 @@ A lab file is TOML::
 
     [lab]
     name = "nightly"
-    store = ".edgekit/results.sqlite"   # optional, relative to the lab file
+    store = ".edgekit/results.sqlite"   # optional, relative to the lab file (or a postgresql:// URL)
     profiles = ["profiles"]             # extra device-profile folders, relative to the lab file
     cooldown_seconds = 2                # pause between two jobs on one device
     retries = 2                         # extra attempts after a transport error
@@ -13,6 +13,7 @@ A lab file is TOML::
     unhealthy_seconds = 300             # a busy / too hot device rests this long at most
     check_load = true                   # false: ignore "busy" (devices that share a CPU)
     health_check_seconds = 10           # skip the check right after a good job this recent
+    gate_aggregate_only = "fail"        # a job the gate cannot judge (aggregate-only, no spread): fail | pass
 
     [defaults]                          # RunSettings fields for every job
     runs = 50
@@ -45,18 +46,18 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from ..artifact import Artifact
-from ..devices.profile import DELEGATES, TRANSPORTS, Connection, DeviceProfile, check_field_type, load_profiles
+from ..devices.profile import TRANSPORTS, Connection, DeviceProfile, check_field_type, load_profiles
 from ..errors import ConfigError
-from ..measurement import RunSettings
+from ..measurement import SETTING_FIELDS, RunSettings, settings_from_mapping
 from .labmodels import resolve_models
 
 _LAB_KEYS = {
     "name": str, "store": str, "profiles": list, "cooldown_seconds": float, "retries": int,
     "backoff_seconds": float, "lease_seconds": float, "unhealthy_seconds": float, "check_load": bool,
-    "health_check_seconds": float,
+    "health_check_seconds": float, "gate_aggregate_only": str,
 }
 _CONN_FIELDS = {f.name: f for f in dataclasses.fields(Connection)}
-_SETTINGS_FIELDS = {f.name: f for f in dataclasses.fields(RunSettings)}
+_SETTINGS_FIELDS = SETTING_FIELDS
 _JOB_KEYS = {"models", "devices", "variants"}
 
 
@@ -97,7 +98,7 @@ class LabFile:
 
     path: Path
     name: str
-    store: Optional[Path]
+    store: Optional[Path | str]         # a path (relative ones resolved), or a store URL as written
     cooldown_seconds: float
     retries: int
     backoff_seconds: float
@@ -107,6 +108,7 @@ class LabFile:
     health_check_seconds: float
     devices: tuple[LabDevice, ...]
     jobs: tuple[PlannedJob, ...]
+    gate_aggregate_only: str = "fail"
 
     def devices_for(self, job: PlannedJob) -> list[LabDevice]:
         """The lab devices that may run ``job``."""
@@ -147,16 +149,9 @@ def serves(device: LabDevice, target: str, target_kind: str) -> bool:
 
 def device_key(profile: DeviceProfile) -> str:
     """A stable identity of the physical device behind a profile and its connection."""
-    c = profile.connection
-    if profile.transport == "local":
-        import socket
+    from ..devices.transports.factory import transport_address
 
-        return f"local:{socket.gethostname()}"
-    if profile.transport == "ssh":
-        return f"ssh:{c.user}@{c.host}:{c.port or 22}"
-    if profile.transport == "adb-server":
-        return f"adb-server:{c.server or '127.0.0.1:5037'}/{c.serial}"
-    return f"adb:{c.serial or f'{c.host}:{c.port or 5555}'}"
+    return transport_address(profile)
 
 
 def job_key(lab: str, artifact_sha256: str, target: str, settings: RunSettings) -> str:
@@ -204,9 +199,12 @@ def load_lab(path: str | Path, profile_dirs: Iterable[str | Path] = ()) -> LabFi
     settings = _settings(RunSettings(), defaults, f"{where} [defaults]")
     devices = _devices(doc.get("device", []), profiles, base, where)
     jobs = _jobs(doc.get("job", []), devices, settings, base, where, name)
+    gate = lab.get("gate_aggregate_only", "fail")
+    if gate not in ("fail", "pass"):
+        raise ConfigError(f"{where}: [lab] gate_aggregate_only = {gate!r} is not valid", hint="one of: fail, pass")
     return LabFile(
         path=path, name=name,
-        store=(base / _typed(store, str, f"{where} [lab] store")) if store else None,
+        store=(s if "://" in (s := _typed(store, str, f"{where} [lab] store")) else base / s) if store else None,
         cooldown_seconds=_number(lab.get("cooldown_seconds", 0.0), f"{where} [lab] cooldown_seconds"),
         retries=_count(lab.get("retries", 2), f"{where} [lab] retries"),
         backoff_seconds=_number(lab.get("backoff_seconds", 1.0), f"{where} [lab] backoff_seconds"),
@@ -215,6 +213,7 @@ def load_lab(path: str | Path, profile_dirs: Iterable[str | Path] = ()) -> LabFi
         check_load=_typed(lab.get("check_load", True), bool, f"{where} [lab] check_load"),
         health_check_seconds=_number(lab.get("health_check_seconds", 10.0), f"{where} [lab] health_check_seconds"),
         devices=tuple(devices), jobs=tuple(jobs),
+        gate_aggregate_only=gate,
     )
 
 
@@ -396,21 +395,4 @@ def _count(value: Any, where: str) -> int:
 
 
 def _settings(base: RunSettings, overrides: dict[str, Any], where: str) -> RunSettings:
-    _check_keys(overrides, _SETTINGS_FIELDS, where)
-    values = base.to_dict()
-    for key, value in overrides.items():
-        default = _SETTINGS_FIELDS[key].default
-        here = f"{where} {key}"
-        if isinstance(default, bool):
-            values[key] = _typed(value, bool, here)
-        elif isinstance(default, int):
-            values[key] = _count(value, here)
-        elif isinstance(default, float):
-            values[key] = _number(value, here)
-        else:
-            values[key] = _typed(value, str, here)
-    if values["threads"] < 1 or values["runs"] < 1:
-        raise ConfigError(f"{where}: threads and runs must be at least 1")
-    if values["delegate"] not in DELEGATES:
-        raise ConfigError(f"{where}: delegate {values['delegate']!r} is not one of {', '.join(DELEGATES)}")
-    return RunSettings(**values)
+    return settings_from_mapping(overrides, where, base)

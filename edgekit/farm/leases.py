@@ -1,7 +1,8 @@
 """Device leases: one controller per physical device at a time, across processes and hosts.
 
 A lease is a row of the store's ``device_leases`` table (device key, owner, expiry),
-taken with one ``INSERT … ON CONFLICT DO UPDATE … WHERE`` inside ``BEGIN IMMEDIATE``, so
+taken with one ``INSERT … ON CONFLICT DO UPDATE`` inside a write transaction (``BEGIN
+IMMEDIATE`` on SQLite, a row lock on PostgreSQL), so
 of two controllers racing for a device exactly one gets it. The holder renews it while it
 works (:class:`Heartbeat`); a lease whose holder died expires and is taken over. On the
 holder's own host a lease of a process that no longer exists is taken over at once.
@@ -19,10 +20,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from .events import insert_event
-from .store import Store
+from ..store import Store
+from .schema import ensure_farm_schema
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +99,15 @@ class DeviceLeases:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        ensure_farm_schema(store)
 
     def acquire(self, device: str, owner: str, seconds: float) -> bool:
         """Take or renew the lease on ``device`` for ``seconds``; False if someone else holds it."""
         now = time.time()
         with self.store.transaction() as db:
-            row = db.execute("SELECT owner, expires FROM device_leases WHERE device=?", (device,)).fetchone()
+            self.store.dialect.lock_key(db, "lease:" + device)
+            row = db.execute("SELECT owner, expires FROM device_leases WHERE device=?" + self.store.dialect.row_lock,
+                             (device,)).fetchone()
             if row is not None and not takeable(row["owner"], row["expires"], owner, now):
                 return False
             db.execute(
@@ -133,8 +138,8 @@ class DeviceLeases:
 
     def holder(self, device: str) -> Optional[Lease]:
         """The current lease on ``device`` (possibly expired), or None."""
-        row = self.store.connect().execute(
-            "SELECT device, owner, expires, job_id FROM device_leases WHERE device=?", (device,)).fetchone()
+        rows = self.store.query("SELECT device, owner, expires, job_id FROM device_leases WHERE device=?", (device,))
+        row = rows[0] if rows else None
         return Lease(row["device"], row["owner"], row["expires"], row["job_id"]) if row else None
 
 
@@ -152,6 +157,7 @@ class Heartbeat(threading.Thread):
         self.lease_seconds = lease_seconds
         self.interval = max(lease_seconds / 3.0, 0.05)
         self._held: dict[str, tuple[str, Optional[str], Optional[str]]] = {}
+        self._on_lost: dict[str, Callable[[str], None]] = {}
         self._lock = threading.Lock()
         self._halt = threading.Event()
 
@@ -163,6 +169,12 @@ class Heartbeat(threading.Thread):
     def drop(self, device: str) -> None:
         with self._lock:
             self._held.pop(device, None)
+
+    def watch(self, device: str, on_lost: Callable[[str], None]) -> None:
+        """Call ``on_lost(device)`` (from the heartbeat thread) when a renewal finds the lease
+        on ``device``, or the job held with it, taken over: the holder must stop its job."""
+        with self._lock:
+            self._on_lost[device] = on_lost
 
     def stop(self) -> None:
         self._halt.set()
@@ -181,6 +193,7 @@ class Heartbeat(threading.Thread):
         if not held:
             return
         until = time.time() + self.lease_seconds
+        lost: list[str] = []
         try:
             with self.store.transaction() as db:
                 for device, (owner, job, job_owner) in held.items():
@@ -188,8 +201,24 @@ class Heartbeat(threading.Thread):
                                      (until, job, device, owner))
                     if cur.rowcount != 1:
                         log.warning("lease on device %s was lost (expired and taken over)", device)
+                        row = db.execute("SELECT owner FROM device_leases WHERE device=?", (device,)).fetchone()
+                        if row is not None and row["owner"] not in ("", owner):  # not just released by us
+                            lost.append(device)
                     if job is not None:
-                        db.execute("UPDATE jobs SET lease_expires=? WHERE id=? AND lease_owner=? "
-                                   "AND state IN ('leased','running')", (until, job, job_owner))
+                        cur = db.execute("UPDATE jobs SET lease_expires=? WHERE id=? AND lease_owner=? "
+                                         "AND state IN ('leased','running')", (until, job, job_owner))
+                        row = db.execute("SELECT lease_owner FROM jobs WHERE id=?", (job,)).fetchone() \
+                            if cur.rowcount != 1 else None
+                        if row is not None and row["lease_owner"] not in (None, job_owner) and device not in lost:
+                            log.warning("job %s on device %s was lost (taken over)", job, device)
+                            lost.append(device)
         except Exception:  # noqa: BLE001 - a busy store must not kill the heartbeat
             log.warning("lease heartbeat failed; retrying", exc_info=True)
+        for device in lost:
+            with self._lock:
+                callback = self._on_lost.get(device) if device in self._held else None
+            if callback is not None:
+                try:
+                    callback(device)
+                except Exception:  # noqa: BLE001 - the heartbeat must go on
+                    log.warning("stopping the job on %s failed", device, exc_info=True)

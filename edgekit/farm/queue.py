@@ -19,22 +19,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
+from ..errors import StoreError
 from ..measurement import Measurement, RunSettings
 from .events import insert_event
 from .labfile import PlannedJob, job_id
 from .leases import takeable
-from .store import Store
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS farm_runs (
-  lab TEXT NOT NULL, run INTEGER NOT NULL, created REAL NOT NULL, lab_file TEXT NOT NULL,
-  PRIMARY KEY (lab, run));
-CREATE TABLE IF NOT EXISTS farm_jobs (
-  job_id TEXT PRIMARY KEY, run TEXT NOT NULL, position INTEGER NOT NULL, target TEXT NOT NULL,
-  target_kind TEXT NOT NULL, name TEXT NOT NULL, variant TEXT NOT NULL, label TEXT NOT NULL,
-  not_before REAL NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS farm_jobs_by_run ON farm_jobs (run, target, position);
-"""
+from ..store import Store
+from .schema import ensure_farm_schema
 
 UNFINISHED = ("queued", "leased", "running")
 _MATCH = "((f.target_kind='device' AND f.target=?) OR (f.target_kind='profile' AND f.target=?))"
@@ -46,22 +37,22 @@ def run_key(lab: str, run: int) -> str:
 
 
 def ensure_schema(store: Store) -> None:
-    """Create the farm's own tables (idempotent)."""
-    store.connect().executescript(_DDL)
+    """Create the farm's tables (idempotent)."""
+    ensure_farm_schema(store)
 
 
 def latest_run(store: Store, lab: str) -> Optional[int]:
     """The highest run number of ``lab`` in the store, or None."""
     ensure_schema(store)
-    row = store.connect().execute("SELECT MAX(run) AS r FROM farm_runs WHERE lab=?", (lab,)).fetchone()
-    return row["r"] if row and row["r"] is not None else None
+    rows = store.query("SELECT MAX(run) AS r FROM farm_runs WHERE lab=?", (lab,))
+    return rows[0]["r"] if rows and rows[0]["r"] is not None else None
 
 
 def open_run(store: Store, lab: str, run: int, lab_file: str) -> None:
     """Record run ``run`` of ``lab`` (a no-op when it exists)."""
     ensure_schema(store)
     with store.transaction() as db:
-        db.execute("INSERT OR IGNORE INTO farm_runs (lab, run, created, lab_file) VALUES (?,?,?,?)",
+        db.execute("INSERT INTO farm_runs (lab, run, created, lab_file) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
                    (lab, run, time.time(), lab_file))
 
 
@@ -69,6 +60,7 @@ def new_run(store: Store, lab: str, lab_file: str) -> int:
     """Open the next run of ``lab`` atomically: two controllers asking at once get two runs."""
     ensure_schema(store)
     with store.transaction() as db:
+        store.dialect.lock_key(db, "lab-run:" + lab)
         row = db.execute("SELECT COALESCE(MAX(run), 0) + 1 AS r FROM farm_runs WHERE lab=?", (lab,)).fetchone()
         db.execute("INSERT INTO farm_runs (lab, run, created, lab_file) VALUES (?,?,?,?)",
                    (lab, row["r"], time.time(), lab_file))
@@ -132,14 +124,17 @@ class JobQueue:
             for j in jobs:
                 jid = job_id(self.run, j.key)
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO jobs (id, lab, artifact_sha256, artifact_path, profile, settings, "
-                    "state, attempts, created, updated) VALUES (?,?,?,?,?,?,'queued',0,?,?)",
+                    "INSERT INTO jobs (id, lab, artifact_sha256, artifact_path, profile, settings, "
+                    "state, attempts, created, updated) VALUES (?,?,?,?,?,?,'queued',0,?,?) ON CONFLICT DO NOTHING",
                     (jid, self.run, j.artifact.sha256, str(j.artifact.path.resolve()), j.profile,
                      json.dumps(j.settings.to_dict(), sort_keys=True), now, now))
                 if cur.rowcount:
                     added += 1
-                    db.execute("INSERT OR REPLACE INTO farm_jobs (job_id, run, position, target, target_kind, "
-                               "name, variant, label, not_before) VALUES (?,?,?,?,?,?,?,?,0)",
+                    db.execute("INSERT INTO farm_jobs (job_id, run, position, target, target_kind, "
+                               "name, variant, label, not_before) VALUES (?,?,?,?,?,?,?,?,0) ON CONFLICT (job_id) "
+                               "DO UPDATE SET run=excluded.run, position=excluded.position, target=excluded.target, "
+                               "target_kind=excluded.target_kind, name=excluded.name, variant=excluded.variant, "
+                               "label=excluded.label, not_before=0",
                                (jid, self.run, j.position, j.target, j.target_kind, j.artifact.name,
                                 j.artifact.variant, j.label or j.artifact.name))
         return added
@@ -151,7 +146,7 @@ class JobQueue:
         with self.store.transaction() as db:
             rows = db.execute(
                 _SELECT + f"WHERE f.run=? AND {_MATCH} AND ((j.state='queued' AND f.not_before<=?) "
-                "OR j.state IN ('leased','running')) ORDER BY f.position",
+                "OR j.state IN ('leased','running')) ORDER BY f.position" + self.store.dialect.skip_locked,
                 (self.run, device, profile, now)).fetchall()
             for r in rows:
                 if r["state"] == "queued" or takeable(r["lease_owner"], r["lease_expires"], owner, now):
@@ -183,11 +178,23 @@ class JobQueue:
         ``timings`` (seconds spent on the health check, the session's measure call …) go
         into the ``done`` event, for the farm-efficiency benchmark.
         """
+        try:
+            return self._complete(job, owner, measurement, timings)
+        except StoreError as err:  # the measurement must not be lost with the transaction
+            raise self.store.rescued(err, [measurement]) from err
+
+    def _complete(self, job: str, owner: str, measurement: Measurement,
+                  timings: Optional[dict[str, float]]) -> bool:
         with self.store.transaction() as db:
-            row = db.execute("SELECT state, lease_owner, device FROM jobs WHERE id=?", (job,)).fetchone()
+            row = db.execute("SELECT state, lease_owner, device FROM jobs WHERE id=?" + self.store.dialect.row_lock,
+                             (job,)).fetchone()
             if row is None or row["state"] != "running" or row["lease_owner"] != owner:
                 insert_event(db, "discarded", {"reason": "lease lost before the result was stored",
-                                               "measurement": measurement.id}, job_id=job, device=measurement.device)
+                                               "measurement": measurement.id,
+                                               # the runner's own times: a discarded run still occupied the device
+                                               "started_at": measurement.started_at,
+                                               "finished_at": measurement.finished_at},
+                             job_id=job, device=measurement.device)
                 return False
             Store.insert_measurement(db, measurement, job)
             db.execute("UPDATE jobs SET state='done', measurement_id=?, lease_owner=NULL, lease_expires=NULL, "
@@ -209,8 +216,8 @@ class JobQueue:
     def _move(self, job: str, owner: str, state: str, reason: str, delay: float) -> bool:
         now = time.time()
         with self.store.transaction() as db:
-            row = db.execute("SELECT device FROM jobs WHERE id=? AND lease_owner=? AND state IN ('leased','running')",
-                             (job, owner)).fetchone()
+            row = db.execute("SELECT device FROM jobs WHERE id=? AND lease_owner=? AND state IN ('leased','running')"
+                             + self.store.dialect.row_lock, (job, owner)).fetchone()
             if row is None:
                 return False
             db.execute("UPDATE jobs SET state=?, device=CASE WHEN ?='queued' THEN NULL ELSE device END, "
@@ -249,31 +256,29 @@ class JobQueue:
 
     def unfinished_for(self, device: str, profile: str) -> int:
         """How many jobs ``device`` could still run, or must wait for (others' live leases)."""
-        row = self.store.connect().execute(
+        rows = self.store.query(
             f"SELECT COUNT(*) AS n FROM jobs j JOIN farm_jobs f ON f.job_id=j.id WHERE f.run=? AND {_MATCH} "
-            "AND j.state IN ('queued','leased','running')", (self.run, device, profile)).fetchone()
-        return int(row["n"])
+            "AND j.state IN ('queued','leased','running')", (self.run, device, profile))
+        return int(rows[0]["n"])
 
     def queued_targets(self) -> set[tuple[str, str]]:
         """The (target, kind) pairs that still have queued jobs."""
-        rows = self.store.connect().execute(
+        rows = self.store.query(
             "SELECT DISTINCT f.target, f.target_kind FROM farm_jobs f JOIN jobs j ON j.id=f.job_id "
-            "WHERE f.run=? AND j.state='queued'", (self.run,)).fetchall()
+            "WHERE f.run=? AND j.state='queued'", (self.run,))
         return {(r["target"], r["target_kind"]) for r in rows}
 
     def counts(self) -> dict[str, int]:
         """Jobs of this run by state (every state present, zero when none)."""
         out = dict.fromkeys(("queued", "leased", "running", "done", "failed"), 0)
-        for r in self.store.connect().execute(
-                "SELECT state, COUNT(*) AS n FROM jobs WHERE lab=? GROUP BY state", (self.run,)):
+        for r in self.store.query("SELECT state, COUNT(*) AS n FROM jobs WHERE lab=? GROUP BY state", (self.run,)):
             out[r["state"]] = int(r["n"])
         return out
 
     def jobs(self) -> list[JobRow]:
         """Every job of this run, in lab-file order."""
-        rows = self.store.connect().execute(_SELECT + "WHERE f.run=? ORDER BY f.position", (self.run,)).fetchall()
+        rows = self.store.query(_SELECT + "WHERE f.run=? ORDER BY f.position", (self.run,))
         return [_row(r) for r in rows]
 
     def measurement(self, measurement_id: str) -> Optional[Measurement]:
-        row = self.store.connect().execute("SELECT doc FROM measurements WHERE id=?", (measurement_id,)).fetchone()
-        return Measurement.from_dict(json.loads(row["doc"])) if row else None
+        return self.store.measurement(measurement_id)

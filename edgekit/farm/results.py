@@ -13,8 +13,9 @@ from typing import Any, Optional, Sequence
 
 from ..errors import ConfigError
 from ..jsonio import read_json, write_json
+from ..latency import summarize
 from .queue import JobQueue, JobRow
-from .store import Store
+from ..store import Store
 
 KIND = "edgekit.lab-results"
 
@@ -30,10 +31,11 @@ def job_entry(row: JobRow, queue: JobQueue, quality: dict[str, float]) -> dict[s
         "quality": quality,
     }
     m = queue.measurement(row.measurement_id) if row.measurement_id else None
-    if m is not None and m.stats is not None:
-        s = m.stats
-        entry["latency"] = {"median_us": s.median, "p10_us": s.p10, "p90_us": s.p90, "mean_us": s.mean,
-                            "std_us": s.std, "min_us": s.min, "cv": s.cv, "count": s.count}
+    lat = summarize(m) if m is not None else None
+    if m is not None and lat is not None:
+        # median_us / p10_us / p90_us are None when the runner printed none (aggregate-only):
+        # `statistic`, `spread`, `low_us`/`high_us` and `noise_us` say what it printed instead
+        entry["latency"] = {**lat.to_dict(), "noise_us": lat.noise_us}
         entry["runner_seconds"] = round(m.finished_at - m.started_at, 6)
         entry["started_at"], entry["finished_at"] = m.started_at, m.finished_at
         entry["flags"] = list(m.flags)
@@ -58,7 +60,7 @@ def build_results(store: Store, lab: str, run: int, run_key: str,
         jobs.append(job_entry(row, queue, quality[row.artifact_sha256]))
     counts = queue.counts()
     return {
-        "kind": KIND, "lab": lab, "run": run, "store": str(store.path.resolve()),
+        "kind": KIND, "lab": lab, "run": run, "store": str(store.path.resolve()) if store.path else store.location,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_seconds": round(wall_seconds, 3) if wall_seconds is not None else None,
         "counts": {"total": len(jobs), "done": counts["done"], "failed": counts["failed"],

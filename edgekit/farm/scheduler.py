@@ -90,6 +90,8 @@ class LabScheduler:
         """Stop the workers, give back what they hold (their results so far are kept)."""
         ctx = self.ctx
         ctx.stop.set()
+        for w in self.workers:  # their runners die before their leases are given back
+            w.stop_job("controller stopped")
         deadline = time.monotonic() + _STOP_GRACE_SECONDS
         for w in self.workers:
             w.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -97,6 +99,8 @@ class LabScheduler:
             n = ctx.queue.release_owned(ctx.owner, "controller stopped; re-run on resume")
             for d in self.devices:
                 ctx.leases.release(d.key, ctx.owner)
+            for w in self.workers:  # and the physical devices' leases of jobs cut short
+                w._release_physical()
             log.info("stopped: %d running job(s) re-queued", n)
         except Exception:  # noqa: BLE001 - leases expire by themselves
             log.warning("could not release leases on stop", exc_info=True)

@@ -6,7 +6,8 @@ from typing import Any, Optional
 
 from .gate import GateReport, Verdict
 
-_ICON = {"pass": "✅", "new": "🆕", "regressed": "❌", "quality-drop": "❌", "failed": "❌", "unfinished": "⏸️"}
+_ICON = {"pass": "✅", "new": "🆕", "regressed": "❌", "quality-drop": "❌", "failed": "❌",
+         "unfinished": "⏸️", "cannot-judge": "❔"}
 
 
 def markdown_summary(results: dict[str, Any], gate: GateReport) -> str:
@@ -21,7 +22,7 @@ def markdown_summary(results: dict[str, Any], gate: GateReport) -> str:
         + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         + (f" · wall {results['wall_seconds']:.1f} s" if results.get("wall_seconds") else ""),
         "",
-        "| | Job | Device | Median ms | p90 ms | CV | Baseline ms | Δ | Margin ms | Quality |",
+        "| | Job | Device | Median ms | p90 ms | CV | Baseline ms | Δ | Δ interval | Quality |",
         "|---|---|---|--:|--:|--:|--:|--:|--:|---|",
     ]
     for job in jobs:
@@ -29,9 +30,9 @@ def markdown_summary(results: dict[str, Any], gate: GateReport) -> str:
         lat = job.get("latency") or {}
         lines.append("| " + " | ".join([
             _ICON.get(v.status, "") if v else "", _cell(job["name"]), _cell(job.get("device") or "—"),
-            _ms(lat.get("median_us")), _ms(lat.get("p90_us")),
-            f"{lat['cv']:.3f}" if lat else "—", _ms(v.baseline_us if v else None), _delta(v),
-            _ms(v.margin_us if v else None),
+            _ms(lat.get("median_us")) if lat.get("median_us") is not None else _mean(lat), _p90(lat),
+            f"{lat['cv']:.3f}" if lat.get("cv") is not None else "—", _ms(v.baseline_us if v else None), _delta(v),
+            _interval(v),
             _cell(", ".join(f"{k.split('@')[0]} {val:.4f}" for k, val in (job.get("quality") or {}).items()) or "—"),
         ]) + " |")
     problems = [v for v in gate.verdicts if v.failing]
@@ -45,6 +46,14 @@ def markdown_summary(results: dict[str, Any], gate: GateReport) -> str:
     return "\n".join(lines)
 
 
+def _interval(v: Any) -> str:
+    """The change's confidence interval, e.g. ``+2.1% … +9.8%`` (— when unknown)."""
+    if v is None or not v.change_ci_pct:
+        return "—"
+    lo, hi = v.change_ci_pct
+    return f"{lo:+.1f}% … {hi:+.1f}%"
+
+
 def _ms(us: Optional[float]) -> str:
     return "—" if us is None else f"{us / 1000:.3f}"
 
@@ -56,3 +65,15 @@ def _delta(v: Optional[Verdict]) -> str:
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _mean(lat: dict[str, Any]) -> str:
+    """A run that printed no median (older benchmark_model): its mean, labelled."""
+    return "—" if lat.get("mean_us") is None else f"{lat['mean_us'] / 1000:.3f} (mean)"
+
+
+def _p90(lat: dict[str, Any]) -> str:
+    """p90, or for aggregate-only runs the upper end of the spread the tool printed, labelled."""
+    if lat.get("p90_us") is not None or lat.get("high_us") is None:
+        return _ms(lat.get("p90_us"))
+    return f"{lat['high_us'] / 1000:.3f} ({'p95' if lat.get('spread') == 'p5-p95' else 'mean+std'})"

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Optional, Protocol
 
 from ..artifact import Artifact
+from ..devices.replicate import combine_sessions
 from ..devices.profile import DeviceProfile
 from ..devices.session import Health
 from ..errors import ConfigError, DeviceError, MeasurementError, RuntimeIncompatible
@@ -40,8 +41,10 @@ from ..progress import ProgressCallback, report
 from .events import insert_event
 from .labfile import LabDevice
 from .leases import DeviceLeases, Heartbeat
+from .fair_share import FairShare
+from .runner_guard import JobStopped, RunnerGuard
 from .queue import JobQueue, JobRow
-from .store import Store
+from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,9 @@ class DeviceWorker(threading.Thread):
         self._unhealthy_since: Optional[float] = None
         self._last_ok: Optional[tuple[float, dict[str, float]]] = None
         self._rests = 0
+        self._physical: Optional[str] = None   # the physical device's lease key, during a job
+        self.guard = RunnerGuard(device.name)   # kills runners before the device is let go
+        self.fair = FairShare(ctx.leases, ctx.owner)  # takes turns with other controllers
 
     # -- thread ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -124,13 +130,16 @@ class DeviceWorker(threading.Thread):
             self.out_of_rotation = f"controller error: {type(exc).__name__}: {exc}"
             self._requeue_current(self.out_of_rotation)
         finally:
+            if self.current is not None:  # crashed mid-job: its runner must not outlive the lease
+                self.guard.stop(self._session, "worker stopped")
+            self._close_session()
+            self._release_physical()
             self.ctx.heartbeat.drop(self.device.key)
             try:
                 hold = max(0.0, self._cooldown_until - time.time())
                 self.ctx.leases.release(self.device.key, self.ctx.owner, hold_seconds=hold)
             except Exception:  # noqa: BLE001 - the lease expires by itself
                 log.warning("could not release the lease of %s", self.device.name, exc_info=True)
-            self._close_session()
             self.ctx.store.close()
             self._emit("lab.idle", "", self.out_of_rotation or "finished")
             self.ctx.changed.set()
@@ -138,6 +147,7 @@ class DeviceWorker(threading.Thread):
     def _loop(self) -> None:
         ctx, dev = self.ctx, self.device
         waiting, idle = False, 0
+        ctx.heartbeat.watch(dev.key, self._lease_lost)
         while not ctx.stop.is_set():
             if ctx.queue.unfinished_for(dev.name, dev.profile.name) == 0:
                 return
@@ -146,17 +156,22 @@ class DeviceWorker(threading.Thread):
                 self._emit("lab.cooldown", "", f"cool-down {pause:.1f} s")
                 ctx.stop.wait(pause)
                 continue
-            if not ctx.leases.acquire(dev.key, ctx.owner, ctx.lease_seconds):
+            if self.fair.away(dev.key) or not ctx.leases.acquire(dev.key, ctx.owner, ctx.lease_seconds):
                 if not waiting:
                     holder = ctx.leases.holder(dev.key)
                     self._emit("lab.wait", "", f"device held by {holder.owner if holder else '?'}")
                     waiting = True
+                if not self.fair.away(dev.key):
+                    self.fair.want(dev.key)
                 idle = self._idle(idle)
                 continue
+            if waiting:
+                self.fair.got(dev.key)
             waiting = False
             ctx.heartbeat.hold(dev.key, ctx.owner)
             job = ctx.queue.claim(dev.name, dev.profile.name, self.job_owner, ctx.lease_seconds)
             if job is None:  # what is left is leased elsewhere or backing off: free the device meanwhile
+                self._close_session()  # a runner lives only under its lease (it ends before the release)
                 ctx.heartbeat.drop(dev.key)
                 ctx.leases.release(dev.key, ctx.owner)
                 idle = self._idle(idle)
@@ -171,6 +186,10 @@ class DeviceWorker(threading.Thread):
                 ctx.changed.set()
             if self.out_of_rotation:
                 return
+            if self.fair.yield_to_others(dev.key):  # another controller waits: its turn
+                self._close_session()
+                ctx.heartbeat.drop(dev.key)
+                ctx.leases.release(dev.key, ctx.owner)
 
     def _idle(self, n: int) -> int:
         """Wait before looking again: ``poll_seconds``, doubling up to 2 s while nothing changes."""
@@ -188,14 +207,67 @@ class DeviceWorker(threading.Thread):
             self._unhealthy(job, unhealthy)
             return
         self._unhealthy_since, self._rests = None, 0
+        if not self._hold_physical(job):
+            return
+        try:
+            self._start_and_measure(job, health_s)
+        finally:
+            self._release_physical()
+
+    def _hold_physical(self, job: JobRow) -> bool:
+        """Lease the physical device too (:func:`.identity.hold_physical`)."""
+        from .identity import hold_physical
+
+        return hold_physical(self, job)
+
+    def _lease_lost(self, key: str) -> None:
+        """From the heartbeat: the device or job lease went to someone else; stop the job now."""
+        if self.current is not None:
+            log.warning("device %s: lease %s lost mid-job; stopping job %s", self.device.name, key,
+                        self.current.label)
+            self.guard.stop(self._session, f"lease {key} lost to another controller", wait=False)
+
+    def stop_job(self, reason: str) -> None:
+        """Stop the running job, if any, killing its runner on the device (controller stopping)."""
+        if self.current is not None:
+            self.guard.stop(self._session, reason)
+
+    def _release_physical(self) -> None:
+        key, self._physical = self._physical, None
+        if key is not None:
+            self.ctx.heartbeat.drop(key)
+            self.ctx.leases.release(key, self.job_owner, hold_seconds=self.ctx.cooldown_seconds)
+
+    def _start_and_measure(self, job: JobRow, health_s: float) -> None:
+        ctx = self.ctx
         attempt = ctx.queue.start(job.id, self.job_owner)
         if attempt is None:
             return  # the lease expired meanwhile and someone else took the job
         ctx.heartbeat.hold(self.device.key, ctx.owner, job.id, self.job_owner)
         self._emit("lab.job", job.label, f"attempt {attempt}")
         t1 = time.monotonic()
+        self.guard.job_started()
         try:
+            self.guard.take_over(self._open_session())  # no runner of a dead controller still runs
             m = self._measure(job)
+            if self.guard.stopped:
+                raise JobStopped(self.guard.reason)
+        except Exception as exc:  # noqa: BLE001 - re-raised below unless the job was stopped
+            if not (self.guard.stopped or isinstance(exc, JobStopped)):
+                return self._measure_failed(job, exc, attempt)
+            self._close_session()
+            with ctx.store.transaction() as db:
+                insert_event(db, "stopped", {"reason": self.guard.reason, "error": _reason(exc)},
+                             job_id=job.id, device=self.device.name)
+            self._emit("lab.stopped", job.label, self.guard.reason)
+        else:
+            self._measured(job, m, health_s, t1)
+        self._cooldown_until = time.time() + ctx.cooldown_seconds
+
+    def _measure_failed(self, job: JobRow, error: Exception, attempt: int) -> None:
+        ctx = self.ctx
+        try:
+            raise error
         except (RuntimeIncompatible, MeasurementError, ConfigError) as exc:
             self._fail(job, _reason(exc))
         except DeviceError as exc:
@@ -210,17 +282,19 @@ class DeviceWorker(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - a bug must fail the job, not hang the lab
             log.exception("job %s on %s", job.label, self.device.name)
             self._fail(job, f"internal error: {type(exc).__name__}: {exc}")
-        else:
-            if m.status != "ok":
-                self._fail(job, m.error or f"measurement status {m.status}")
-            elif ctx.queue.complete(job.id, self.job_owner, m, {"health_seconds": round(health_s, 4),
-                                                                "measure_seconds": round(time.monotonic() - t1, 4)}):
-                self._last_ok = (time.time(), dict(m.facts.get("temps_after_c") or {}))
-                self.done += 1
-                self._emit("lab.done", job.label, f"median {m.stats.median / 1000:.3f} ms" if m.stats else "")
-            else:
-                log.warning("job %s: lease lost during the run; its result was discarded", job.label)
         self._cooldown_until = time.time() + ctx.cooldown_seconds
+
+    def _measured(self, job: JobRow, m: Measurement, health_s: float, t1: float) -> None:
+        ctx = self.ctx
+        if m.status != "ok":
+            self._fail(job, m.error or f"measurement status {m.status}")
+        elif ctx.queue.complete(job.id, self.job_owner, m, {"health_seconds": round(health_s, 4),
+                                                            "measure_seconds": round(time.monotonic() - t1, 4)}):
+            self._last_ok = (time.time(), dict(m.facts.get("temps_after_c") or {}))
+            self.done += 1
+            self._emit("lab.done", job.label, f"median {m.stats.median / 1000:.3f} ms" if m.stats else "")
+        else:
+            log.warning("job %s: lease lost during the run; its result was discarded", job.label)
 
     def _unhealthy(self, job: JobRow, health: Health) -> None:
         """Unreachable: out of rotation. Busy or too hot: rest (back-off) and check again,
@@ -245,6 +319,15 @@ class DeviceWorker(threading.Thread):
         session = self._open_session()
         artifact = self.ctx.artifact_for(job)
         m = session.measure(artifact.path, job.settings, artifact)
+        if job.settings.repeat > 1 and m.status == "ok":
+            # a lab job's sessions run back to back on its device (cool-down between); deploy
+            # interleaves sessions across models, the lab interleaves across the job's device only
+            runs = [m]
+            for _ in range(job.settings.repeat - 1):
+                if self.ctx.stop.wait(job.settings.cooldown_seconds):
+                    break
+                runs.append(session.measure(artifact.path, job.settings, artifact))
+            m = combine_sessions([r for r in runs if r.status == "ok"], job.settings.stability_tolerance)
         return dataclasses.replace(m, device=self.device.name, profile=self.device.profile.name)
 
     def _fail(self, job: JobRow, reason: str) -> None:

@@ -243,7 +243,7 @@ def _cifar_dataset(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: n
 
 
 def _cifar_download() -> Dataset:  # pragma: no cover - needs internet, never in CI
-    from ..convert.quiet import quiet_tensorflow
+    from ..tflite.quiet import quiet_tensorflow
 
     with quiet_tensorflow():
         import keras

@@ -99,7 +99,7 @@ def paper_cnn(width: float, input_shape: Sequence[int] = (32, 32, 3), num_classe
         ConfigError: for a width, shape or class count the family cannot take.
     """
     h, w, c = _check(width, input_shape, num_classes)
-    from ..convert.quiet import quiet_tensorflow
+    from ..tflite.quiet import quiet_tensorflow
 
     with quiet_tensorflow():  # the first layer initialises TensorFlow's devices, which prints
         return _build(width, (h, w, c), num_classes, seed)
@@ -215,7 +215,7 @@ def load_user_model(path: str | Path) -> Any:
     if path.suffix not in (".keras", ".h5"):
         raise ConfigError(f"model '{path}' is not a .keras or .h5 file",
                           hint="save the model with model.save('name.keras') and list that file")
-    from ..convert.quiet import quiet_tensorflow
+    from ..tflite.quiet import quiet_tensorflow
 
     with quiet_tensorflow():
         import keras

@@ -15,7 +15,7 @@ Augmentation uses only label-invariant transforms: small shifts, small rotations
 horizontal flips only where the dataset allows them (CIFAR-10 yes; digits no — a
 mirrored 2 is not a 2). The teacher sees the same augmented batch as the student.
 
-Epochs run inside :func:`edgekit.convert.quiet.quiet_tensorflow` (TensorFlow's console
+Epochs run inside :func:`edgekit.tflite.quiet.quiet_tensorflow` (TensorFlow's console
 noise goes to the debug log); progress is reported between epochs.
 """
 
@@ -209,7 +209,7 @@ def train(model: Any, dataset: Dataset, recipe: str, epochs: int, batch_size: in
     if teacher is not None and recipe == "distillation":
         _check_shapes(teacher, dataset, "teacher")
 
-    from ..convert.quiet import quiet_tensorflow
+    from ..tflite.quiet import quiet_tensorflow
 
     t0 = time.perf_counter()
     with quiet_tensorflow():
@@ -291,7 +291,7 @@ def _build_step(model: Any, dataset: Dataset, recipe: str, epochs: int, batch_si
 
 def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
     """Top-1 accuracy of a Keras model (argmax of its output) on arrays."""
-    from ..convert.quiet import quiet_tensorflow
+    from ..tflite.quiet import quiet_tensorflow
 
     with quiet_tensorflow():
         pred = model.predict(x, batch_size=batch_size, verbose=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as _dt
 import logging
 import os
@@ -10,12 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
+from ..store import StoreArg, close_if_owned, open_store
 from ..errors import ConfigError
 from ..jsonio import write_text
 from ..progress import ProgressCallback, report as progress_report
 from .collect import Candidate, ReportData, collect
 from .content import Plot, ReportContent
 from .frontiers import Frontiers, compute_frontiers, usable
+from .formats import FORMATS
+from .selection import Selection
 from .paper import PAPER_LABEL, paper_column, paper_matches
 from .recommend import Constraints, Recommendation, recommend
 from .tables import (Table, candidates_table, devices_table, failed_table, paper_layout_table,
@@ -23,7 +28,6 @@ from .tables import (Table, candidates_table, devices_table, failed_table, paper
 
 log = logging.getLogger(__name__)
 
-FORMATS: tuple[str, ...] = ("html", "md", "json", "csv", "png", "svg")
 #: the key of the device-independent (quality × size) entries in ReportResult dicts
 ANY_DEVICE = ""
 
@@ -44,17 +48,16 @@ class ReportResult:
     data: ReportData
 
 
-def _open_store(store: Any) -> tuple[Any, bool]:
-    from ..farm.store import Store, default_store_path
-
-    if isinstance(store, Store):
-        return store, False
-    path = Path(store) if store is not None else default_store_path()
-    if not path.is_file():
-        raise ConfigError(f"store '{path}' does not exist",
-                          hint="pass --store PATH of a run (e.g. edgekit-run/results.sqlite), or run "
-                               "`edgekit convert` / `edgekit deploy` first")
-    return Store(path), True
+def _recommend(pool: list[Any], front: Any, device: Optional[str], c: Constraints, scale: Any,
+               exact: bool) -> Recommendation:
+    """The recommendation among the frontier's models (beyond noise a model off the frontier is
+    dominated by one on it), falling back to every model when no frontier model qualifies."""
+    args = (c.max_latency_ms, c.max_size_kb, c.min_quality)
+    if not exact:
+        rec = recommend([x for x in pool if front.on_front(x)], device, *args, scale=scale)
+        if rec.found:
+            return dataclasses.replace(rec, considered=len([x for x in pool if x.device == device]))
+    return recommend(pool, device, *args, scale=scale, exact=exact)
 
 
 def _formats(formats: Union[str, Sequence[str]]) -> list[str]:
@@ -141,18 +144,19 @@ def _plots(content: ReportContent, plot_dir: Path, formats: Sequence[str], progr
     progress_report(progress, "report", "plots", len(jobs), len(jobs))
 
 
-def report(store: Any = None, out: Union[str, os.PathLike[str]] = "edgekit-report",
+def report(store: StoreArg = None, out: Union[str, os.PathLike[str]] = "edgekit-report",
            devices: Optional[Sequence[str]] = None, quality_metric: str = "top1",
            max_latency_ms: Optional[float] = None, max_size_kb: Optional[float] = None,
            min_quality: Optional[float] = None, formats: Union[str, Sequence[str]] = FORMATS,
            paper: Union[str, bool] = "auto", title: str = "edgekit report",
            progress: Optional[ProgressCallback] = None, policy: str = "latest", flagged: str = "mark",
-           manifests: Sequence[Union[str, Path]] = ()) -> ReportResult:
+           manifests: Sequence[Union[str, Path]] = (), selection: Optional[Selection] = None,
+           exact: bool = False, emulated: bool = False) -> ReportResult:
     """Write the Pareto report of a results store.
 
     Args:
-        store: a :class:`~edgekit.farm.store.Store`, a path to one, or None for the
-            default store (``$EDGEKIT_STORE`` or ``.edgekit/results.sqlite``).
+        store: a :class:`~edgekit.store.Store`, a path or URL, or None for the default
+            store (``$EDGEKIT_STORE`` or ``.edgekit/results.sqlite``).
         out: the output folder (created).
         devices: only these devices (default: every device in the store).
         quality_metric: the metric that ranks models (``top1``, ``top5`` …).
@@ -167,6 +171,12 @@ def report(store: Any = None, out: Union[str, os.PathLike[str]] = "edgekit-repor
         policy: ``"latest"`` ok measurement per (artifact, device), or ``"pooled"``.
         flagged: ``"mark"`` flagged runs (kept in frontiers) or ``"exclude"`` them.
         manifests: manifest.json files whose artifacts complement the store.
+        selection: what to show (a run's artifacts, a lab run's measurements, models,
+            variants, the thread count; default: everything at 1 thread).
+        exact: frontiers and recommendations on point values alone; by default they decide
+            only beyond noise (confidence intervals) and report tie groups.
+        emulated: let measurements from emulated devices (flag ``emulated``) into frontiers
+            and recommendations; by default they are shown in tables but never compared.
 
     Returns:
         A :class:`ReportResult` with the files written per format.
@@ -176,22 +186,23 @@ def report(store: Any = None, out: Union[str, os.PathLike[str]] = "edgekit-repor
     """
     fmts = _formats(formats)
     constraints = Constraints(max_latency_ms, max_size_kb, min_quality)
-    st, owned = _open_store(store)
+    st = open_store(store, must_exist=True)
+    if st is None:
+        raise ConfigError("a report needs a results store", hint="pass --store PATH or URL")
     try:
-        progress_report(progress, "report", "read store", 0, None, str(st.path))
-        data = collect(st, quality_metric=quality_metric, devices=devices, policy=policy, manifests=manifests)
+        progress_report(progress, "report", "read store", 0, None, st.location)
+        data = collect(st, quality_metric=quality_metric, devices=devices, policy=policy, manifests=manifests,
+                       selection=selection or Selection())
     finally:
-        if owned:
-            st.close()
+        close_if_owned(store, st)
     devs = list(data.devices)
-    fr = compute_frontiers(data, devs, flagged)
+    fr = compute_frontiers(data, devs, flagged, exact=exact, emulated=emulated)
     recs: dict[str, Recommendation] = {}
     for d in devs:
-        recs[d] = recommend(usable(data.for_device(d), flagged), d, constraints.max_latency_ms,
-                            constraints.max_size_kb, constraints.min_quality, scale=data.scale)
+        recs[d] = _recommend(usable(data.for_device(d), flagged, emulated), fr.latency[d], d, constraints,
+                             data.scale, exact)
     if not devs:
-        recs[ANY_DEVICE] = recommend(data.models, None, constraints.max_latency_ms, constraints.max_size_kb,
-                                     constraints.min_quality, scale=data.scale)
+        recs[ANY_DEVICE] = _recommend(data.models, fr.size, None, constraints, data.scale, exact)
     show_paper = _paper_flag(paper, data)
     columns = {}
     if show_paper:

@@ -18,135 +18,23 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
-from ..artifact import VARIANTS, Artifact, Manifest
+from ..artifact import ALL_VARIANTS, Artifact, Manifest
 from ..errors import ConfigError
-from ..measurement import DOUBTFUL_FLAGS, LatencyStats, Measurement, QualityRecord
+from ..latency import candidate_fields, summarize
+from ..measurement import LatencyStats, Measurement, QualityRecord
+from .candidates import (_ACCURACY_METRICS, Candidate, DeviceSummary, FailedRun,  # noqa: F401 - re-exported
+                         QualityScale, ReportData)
+from .selection import Selection
 
 log = logging.getLogger(__name__)
 
 Policy = Literal["latest", "pooled"]
 POLICIES: tuple[str, ...] = ("latest", "pooled")
 #: the display order of variants (float first, then smaller, then accelerators)
-VARIANT_ORDER: tuple[str, ...] = VARIANTS + ("edgetpu", "tflite")
-_ACCURACY_METRICS = ("top1", "top5", "accuracy", "acc")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One model variant, measured on one device (or device-independent when ``device`` is None)."""
-
-    artifact_sha256: str
-    artifact_name: str
-    model: str
-    variant: str
-    size_bytes: int
-    family: str = ""
-    width: Optional[float] = None
-    recipe: str = ""
-    params: Optional[int] = None
-    quality: Optional[float] = None                     # the chosen metric
-    qualities: dict[str, float] = field(default_factory=dict)  # every metric (its chosen dataset)
-    device: Optional[str] = None
-    median_ms: Optional[float] = None
-    p10_ms: Optional[float] = None
-    p90_ms: Optional[float] = None
-    cv: Optional[float] = None
-    samples: int = 0
-    flags: tuple[str, ...] = ()
-    runs: int = 0                                       # ok measurements of this (artifact, device)
-    measurement_id: str = ""
-    measured_at: float = 0.0
-    threads: Optional[int] = None
-
-    @property
-    def size_kb(self) -> float:
-        return self.size_bytes / 1024.0
-
-    @property
-    def label(self) -> str:
-        """``model · variant``, the name a person reads on plots and in tables."""
-        return f"{self.model} · {self.variant}"
-
-    @property
-    def flagged(self) -> bool:
-        return any(f in DOUBTFUL_FLAGS for f in self.flags)
-
-    @property
-    def key(self) -> tuple[str, Optional[str]]:
-        return (self.artifact_sha256, self.device)
-
-
-@dataclass(frozen=True)
-class FailedRun:
-    """A measurement that failed: shown in its own list, never used as a point."""
-
-    artifact_sha256: str
-    artifact_name: str
-    model: str
-    variant: str
-    device: str
-    error: str
-    at: float
-    measurement_id: str
-
-
-@dataclass(frozen=True)
-class DeviceSummary:
-    """A device that appears in the store, with the facts of its latest measurement."""
-
-    name: str
-    profile: str
-    runner: str
-    runner_version: str
-    facts: dict[str, Any]
-    ok: int
-    failed: int
-    flagged: int
-    threads: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class QualityScale:
-    """How to show a quality metric: ``value * factor`` followed by ``suffix``."""
-
-    metric: str
-    factor: float
-    suffix: str
-
-    def show(self, value: Optional[float], digits: int = 2) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "—"
-        return f"{value * self.factor:.{digits}f}{self.suffix}"
-
-    @property
-    def axis_label(self) -> str:
-        return f"{self.metric} ({'%' if self.suffix == '%' else 'value'}, higher is better)"
-
-
-@dataclass
-class ReportData:
-    """Everything the report shows, read from one store."""
-
-    store_path: str
-    metric: str
-    dataset: str
-    scale: QualityScale
-    policy: str
-    models: list[Candidate]          # one per artifact, device None
-    candidates: list[Candidate]      # one per (artifact, device) with an ok measurement
-    failed: list[FailedRun]
-    devices: dict[str, DeviceSummary]
-    measurements_total: int
-    superseded: int
-    metrics_available: list[str]
-    notes: list[str] = field(default_factory=list)
-
-    def for_device(self, device: str) -> list[Candidate]:
-        return [c for c in self.candidates if c.device == device]
+VARIANT_ORDER: tuple[str, ...] = ALL_VARIANTS + ("tflite",)
 
 
 def model_identity(artifact: Artifact, manifest_models: Optional[dict[str, str]] = None) -> dict[str, Any]:
@@ -204,13 +92,15 @@ def _pick_quality(records: Sequence[QualityRecord], notes: list[str]) -> tuple[d
     return values, chosen
 
 
-def _stats_ms(m: Measurement) -> tuple[Optional[float], Optional[float], Optional[float], Optional[float], int]:
-    st = m.stats
-    if st is None and m.samples_us:
-        st = LatencyStats.from_samples(m.samples_us)
-    if st is None:
-        return None, None, None, None, 0
-    return st.median / 1000.0, st.p10 / 1000.0, st.p90 / 1000.0, st.cv, st.count
+def quality_interval(record: Optional[QualityRecord]) -> dict[str, Optional[float]]:
+    """The Wilson 95 % interval of an accuracy-like record (same scale as its value), or none."""
+    from ..stats.proportion import wilson_interval
+
+    if record is None or record.samples < 1 or not 0.0 <= record.value <= 1.0 \
+            or not record.metric.lower().startswith(_ACCURACY_METRICS):
+        return {}
+    lo, hi = wilson_interval(float(record.value), int(record.samples))
+    return {"quality_ci_lo": lo, "quality_ci_hi": hi}
 
 
 def _merge(ok: list[Measurement], policy: str) -> tuple[Measurement, dict[str, Any], bool]:
@@ -223,11 +113,13 @@ def _merge(ok: list[Measurement], policy: str) -> tuple[Measurement, dict[str, A
             st = LatencyStats.from_samples([s for m in ok for s in m.samples_us])
             flags = tuple(dict.fromkeys(f for m in ok for f in m.flags))
             return latest, {"median_ms": st.median / 1000.0, "p10_ms": st.p10 / 1000.0,
-                            "p90_ms": st.p90 / 1000.0, "cv": st.cv, "samples": st.count, "flags": flags}, False
+                            "median_ci_lo_ms": None if st.median_ci_lo is None else st.median_ci_lo / 1000.0,
+                            "median_ci_hi_ms": None if st.median_ci_hi is None else st.median_ci_hi / 1000.0,
+                            "p90_ms": st.p90 / 1000.0, "cv": st.cv, "samples": st.count, "flags": flags,
+                            "mean_ms": st.mean / 1000.0, "spread_lo_ms": st.p10 / 1000.0,
+                            "spread_hi_ms": st.p90 / 1000.0}, False
         unpoolable = True
-    med, p10, p90, cv, n = _stats_ms(latest)
-    return latest, {"median_ms": med, "p10_ms": p10, "p90_ms": p90, "cv": cv, "samples": n,
-                    "flags": tuple(latest.flags)}, unpoolable
+    return latest, {**candidate_fields(latest), "flags": tuple(latest.flags)}, unpoolable
 
 
 def _manifest_artifacts(manifests: Sequence[str | Path]) -> tuple[list[Artifact], dict[str, str], list[QualityRecord]]:
@@ -256,8 +148,9 @@ def _manifest_artifacts(manifests: Sequence[str | Path]) -> tuple[list[Artifact]
 
 
 def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence[str]] = None,
-            policy: str = "latest", manifests: Sequence[str | Path] = ()) -> ReportData:
-    """Read ``store`` (an :class:`edgekit.farm.store.Store`) into :class:`ReportData`.
+            policy: str = "latest", manifests: Sequence[str | Path] = (),
+            selection: Selection = Selection()) -> ReportData:
+    """Read ``store`` (an :class:`edgekit.store.Store`) into :class:`ReportData`.
 
     Args:
         store: an open Store.
@@ -266,6 +159,8 @@ def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence
         policy: ``"latest"`` or ``"pooled"`` (see the module docstring).
         manifests: manifest.json files of earlier stages; their artifacts (and the
             quality.json beside them) complement the store, and name user models.
+        selection: which artifacts and measurements to show (default: all artifacts,
+            1-thread measurements; see :mod:`edgekit.report.selection`).
 
     Raises:
         ConfigError: empty store, unknown device or policy, a metric nobody recorded.
@@ -276,8 +171,13 @@ def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence
     extra_arts, manifest_models, extra_quality = _manifest_artifacts(manifests)
     artifacts: dict[str, Artifact] = {a.sha256: a for a in extra_arts}
     artifacts.update({a.sha256: a for a in store.artifacts()})
+    artifacts = {s: a for s, a in artifacts.items()
+                 if selection.keeps_artifact(a, model_identity(a, manifest_models)["model"])}
     if not artifacts:
-        raise ConfigError(f"store '{store.path}' has no artifacts",
+        if selection.describe():
+            raise ConfigError(f"store '{store.location}' has no artifacts matching {'; '.join(selection.describe())}",
+                              hint="check the selection (--run, --lab-run, --model, --variant)")
+        raise ConfigError(f"store '{store.location}' has no artifacts",
                           hint="run `edgekit convert` / `edgekit evaluate` / `edgekit deploy` first, "
                                "or pass the --store of a real run")
 
@@ -285,20 +185,29 @@ def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence
     metrics_available = sorted({r.metric for r in records})
     quality_by_metric, datasets = _pick_quality(records, notes)
     if records and quality_metric not in quality_by_metric:
-        raise ConfigError(f"no quality records for metric {quality_metric!r} in store '{store.path}'",
+        raise ConfigError(f"no quality records for metric {quality_metric!r} in store '{store.location}'",
                           hint=f"metrics in the store: {', '.join(metrics_available)}; pass --quality one of them")
     if not records:
         notes.append("no quality records: run `edgekit evaluate` to rank models by quality")
     chosen = quality_by_metric.get(quality_metric, {})
+    chosen_records = {r.artifact_sha256: r for r in records
+                      if r.metric == quality_metric and r.dataset == datasets.get(quality_metric)}
     scale = quality_scale(quality_metric, list(chosen.values()))
 
-    all_meas: list[Measurement] = store.measurements()
+    selected = (selection.artifacts, selection.models, selection.variants) != (None, None, None)
+    all_meas = [m for m in store.measurements() if m.artifact_sha256 in artifacts or not selected]
+    other_threads = [m for m in all_meas if not selection.keeps_measurement(m) and
+                     (selection.measurement_ids is None or m.id in selection.measurement_ids)]
+    if other_threads and selection.threads is not None:
+        notes.append(f"{len(other_threads)} measurement(s) with another thread count than {selection.threads} are "
+                     f"not compared (pass threads={other_threads[0].settings.threads} to see them)")
+    all_meas = [m for m in all_meas if selection.keeps_measurement(m)]
     store_devices = sorted({m.device for m in all_meas})
     if devices:
         unknown = [d for d in devices if d not in store_devices]
         if unknown:
             raise ConfigError(
-                f"device(s) {', '.join(repr(d) for d in unknown)} have no measurements in store '{store.path}'",
+                f"device(s) {', '.join(repr(d) for d in unknown)} have no measurements in store '{store.location}'",
                 hint=f"devices in the store: {', '.join(store_devices) or 'none (run `edgekit deploy`)'}")
         wanted = list(dict.fromkeys(devices))
     else:
@@ -317,7 +226,7 @@ def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence
     def base(a: Artifact) -> dict[str, Any]:
         ident = model_identity(a, manifest_models)
         return dict(artifact_sha256=a.sha256, artifact_name=a.name, variant=a.variant, size_bytes=a.size_bytes,
-                    quality=chosen.get(a.sha256),
+                    quality=chosen.get(a.sha256), **quality_interval(chosen_records.get(a.sha256)),
                     qualities={k: v[a.sha256] for k, v in quality_by_metric.items() if a.sha256 in v},
                     **ident)
 
@@ -329,11 +238,11 @@ def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence
 
     models = sorted((Candidate(**base(a)) for a in artifacts.values()), key=sort_key)
 
-    groups: dict[tuple[str, str], list[Measurement]] = {}
+    groups: dict[tuple[str, str, str], list[Measurement]] = {}
     failed: list[FailedRun] = []
     for m in meas:
-        if m.status == "ok" and (m.stats is not None or m.samples_us):
-            groups.setdefault((m.artifact_sha256, m.device), []).append(m)
+        if m.status == "ok" and summarize(m) is not None:
+            groups.setdefault((m.artifact_sha256, m.device, m.settings.delegate), []).append(m)
         else:
             ident = base(artifacts[m.artifact_sha256])
             failed.append(FailedRun(m.artifact_sha256, ident["artifact_name"], ident["model"], ident["variant"],
@@ -342,7 +251,7 @@ def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence
 
     candidates: list[Candidate] = []
     superseded = 0
-    for (sha, device), ok in groups.items():
+    for (sha, device, delegate), ok in groups.items():
         ok.sort(key=lambda m: (m.finished_at or m.started_at))
         chosen_m, lat, unpoolable = _merge(ok, policy)
         if policy == "latest" or unpoolable:
@@ -352,7 +261,7 @@ def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence
                          "(no per-run samples), so they cannot be pooled; the latest run is used")
         candidates.append(Candidate(**base(artifacts[sha]), device=device, runs=len(ok),
                                     measurement_id=chosen_m.id, measured_at=chosen_m.finished_at,
-                                    threads=chosen_m.settings.threads, **lat))
+                                    threads=chosen_m.settings.threads, delegate=delegate, **lat))
     candidates.sort(key=sort_key)
     if superseded:
         notes.append(f"{superseded} older ok measurement(s) superseded by a later run of the same model on the "
@@ -372,7 +281,7 @@ def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence
     if not meas:
         notes.append("no latency measurements: this report ranks models by size × quality only; "
                      "run `edgekit deploy` to measure them on a device")
-    return ReportData(store_path=str(store.path), metric=quality_metric, dataset=datasets.get(quality_metric, ""),
+    return ReportData(store_path=store.location, metric=quality_metric, dataset=datasets.get(quality_metric, ""),
                       scale=scale, policy=policy, models=models, candidates=candidates, failed=failed,
                       devices=summaries, measurements_total=len(meas), superseded=superseded,
                       metrics_available=metrics_available, notes=notes)

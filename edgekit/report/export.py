@@ -14,8 +14,10 @@ from .content import ReportContent
 from .recommend import Recommendation
 
 CSV_COLUMNS = ("device", "model", "family", "width", "recipe", "variant", "artifact", "artifact_sha256", "params",
-               "size_bytes", "size_kb", "metric", "quality", "median_ms", "p10_ms", "p90_ms", "cv", "samples",
-               "runs", "flags", "pareto", "measurement_id")
+               "size_bytes", "size_kb", "metric", "quality", "quality_ci_lo", "quality_ci_hi", "median_ms",
+               "median_ci_lo_ms", "median_ci_hi_ms", "p10_ms", "p90_ms", "cv", "samples",
+               "mean_ms", "latency_stat", "spread", "spread_lo_ms", "spread_hi_ms", "runs", "flags", "pareto",
+               "measurement_id")
 
 
 def _row(c: Candidate, content: ReportContent) -> dict[str, Any]:
@@ -26,8 +28,11 @@ def _row(c: Candidate, content: ReportContent) -> dict[str, Any]:
         "params": "" if c.params is None else c.params, "size_bytes": c.size_bytes,
         "size_kb": round(c.size_kb, 3), "metric": content.data.metric,
         "quality": "" if c.quality is None else c.quality,
-        "median_ms": _r(c.median_ms), "p10_ms": _r(c.p10_ms), "p90_ms": _r(c.p90_ms),
+        "quality_ci_lo": _r(c.quality_ci_lo), "quality_ci_hi": _r(c.quality_ci_hi),
+        "median_ms": _r(c.median_ms), "median_ci_lo_ms": _r(c.median_ci_lo_ms), "median_ci_hi_ms": _r(c.median_ci_hi_ms), "p10_ms": _r(c.p10_ms), "p90_ms": _r(c.p90_ms),
         "cv": "" if c.cv is None else round(c.cv, 5), "samples": c.samples, "runs": c.runs,
+        "mean_ms": _r(c.mean_ms), "latency_stat": c.latency_stat, "spread": c.spread,
+        "spread_lo_ms": _r(c.spread_lo_ms), "spread_hi_ms": _r(c.spread_hi_ms),
         "flags": ";".join(c.flags), "pareto": content.frontiers.status(c), "measurement_id": c.measurement_id,
     }
 
@@ -54,9 +59,14 @@ def write_csv(content: ReportContent, path: Path) -> Path:
 
 
 def candidate_dict(c: Candidate) -> dict[str, Any]:
+    """A candidate as JSON: every field, plus ``median_ci_ms`` and ``quality_ci`` as ``[lo, hi]``
+    (95 %; ``quality_ci`` on the same scale as ``quality``; None where unknown)."""
     d = asdict(c)
     d["flags"] = list(c.flags)
     d["size_kb"] = round(c.size_kb, 3)
+    d["label"] = c.label
+    d["median_ci_ms"] = list(c.median_ci_ms) if c.median_ci_ms else None
+    d["quality_ci"] = list(c.quality_ci) if c.quality_ci else None
     return d
 
 
@@ -67,6 +77,8 @@ def recommendation_dict(r: Recommendation) -> dict[str, Any]:
         "best": candidate_dict(r.best) if r.best else None,
         "qualifying": [c.label for c in r.qualifying],
         "considered": r.considered,
+        "rule": r.rule,
+        "indistinguishable": [candidate_dict(c) for c in r.ties],
         "closest": [{"candidate": candidate_dict(n.candidate), "broken": n.broken,
                      "violation": n.violation if n.violation != float("inf") else None} for n in r.closest],
     }
@@ -87,6 +99,11 @@ def report_document(content: ReportContent, files: dict[str, list[Path]]) -> dic
         "quality_scale": {"factor": d.scale.factor, "suffix": d.scale.suffix},
         "policy": d.policy,
         "flagged": fr.flagged,
+        "exact": fr.exact,
+        "decision_rule": ("exact: point values compared" if fr.exact else
+                          "beyond noise: dominated only when another candidate is at least as good within the "
+                          "95 % intervals on every axis and better beyond them on one; front candidates whose "
+                          "intervals overlap on every axis are tie groups (ties)"),
         "constraints": asdict(content.constraints),
         "devices": {n: {**asdict(s), "threads": list(s.threads)} for n, s in d.devices.items() if n in content.devices},
         "recommendations": {k: recommendation_dict(r) for k, r in content.recommendations.items()},

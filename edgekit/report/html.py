@@ -148,10 +148,15 @@ def render_table(t: Table) -> str:
 def _facts(c: Candidate, scale: QualityScale) -> str:
     items = []
     if c.quality is not None:
-        items.append((scale.show(c.quality), scale.metric))
-    if c.median_ms is not None:
-        rng = f"p10–p90 {fmt_ms(c.p10_ms)}–{fmt_ms(c.p90_ms)}" if c.p10_ms is not None else "median"
-        items.append((f"{fmt_ms(c.median_ms)} ms", rng))
+        qci = c.quality_ci
+        items.append((scale.show(c.quality), scale.metric + (f" (95% {scale.show(qci[0])}–{scale.show(qci[1])})"
+                                                             if qci else "")))
+    if c.latency_ms is not None:
+        from .spread import spread_text
+
+        ci = c.median_ci_ms
+        items.append((f"{fmt_ms(c.latency_ms)} ms", f"95% CI {fmt_ms(ci[0])}–{fmt_ms(ci[1])}" if ci
+                      else (spread_text(c, fmt_ms) or c.latency_stat)))
     items.append((f"{fmt_kb(c.size_kb)} KB", "size"))
     return "".join(f"<div><b>{escape(a)}</b> <span>{escape(b)}</span></div>" for a, b in items)
 
@@ -163,7 +168,10 @@ def _card(rec: Recommendation, scale: QualityScale) -> str:
         flags = "".join(f'<span class="pill flag">⚠ {escape(f)}</span>' for f in b.flags)
         extra = f'<span class="pill">{escape(b.recipe)}</span>' if b.recipe else ""
         also = ""
-        if len(rec.qualifying) > 1:
+        if rec.ties:
+            also = (f'<div class="also tiegroup">statistically indistinguishable in quality: '
+                    f'{escape(", ".join(t.label for t in rec.ties))} — the smaller, then faster one is picked</div>')
+        elif len(rec.qualifying) > 1:
             nxt = rec.qualifying[1]
             also = (f'<div class="also">runner-up: {escape(nxt.label)} · {len(rec.qualifying)} of '
                     f"{rec.considered} qualify</div>")
@@ -178,6 +186,20 @@ def _card(rec: Recommendation, scale: QualityScale) -> str:
             f'<div class="also">closest candidates and what each one breaks:</div><ul>{items}</ul></div>')
 
 
+def _ties_section(content: ReportContent) -> str:
+    """The frontiers' tie groups: models that cannot be told apart beyond noise."""
+    fr = content.frontiers
+    groups = [("quality × size", g) for g in fr.size.ties]
+    groups += [(f"{d}: quality × latency", g) for d in content.devices for g in fr.latency[d].ties]
+    if not groups:
+        what = "exact frontiers: no identical points" if fr.exact else "every frontier model differs beyond noise"
+        return f'<p class="tcap" id="ties">Tie groups: none ({escape(what)}).</p>'
+    items = "".join(f"<li><b>{escape(where)}</b>: {escape(' · '.join(c.label for c in g))}</li>"
+                    for where, g in groups)
+    return ('<div class="notes" id="ties"><b>Tie groups</b> — frontier models whose intervals overlap on every '
+            f"axis, so the measurements cannot rank them:<ul>{items}</ul></div>")
+
+
 def _meta(content: ReportContent) -> str:
     d = content.data
     rows: list[tuple[str, str]] = [
@@ -187,7 +209,7 @@ def _meta(content: ReportContent) -> str:
         ("measurements", f"{d.measurements_total} ({sum(s.ok for s in d.devices.values())} ok, "
                          f"{len(d.failed)} failed) on {len(d.devices)} device(s)"),
         ("quality", f"{d.metric} on dataset {d.dataset or '—'}"),
-        ("latency", "median of warm single runs, whiskers p10–p90; "
+        ("latency", "median of warm single runs, error bars: 95 % CI of the median (p10–p90 in the tables); "
                     + ("latest ok run per model and device" if d.policy == "latest"
                        else "samples of every ok run pooled")),
         ("constraints", "; ".join(content.constraints.describe(d.scale)) or "none"),
@@ -235,8 +257,9 @@ def render_html(content: ReportContent) -> str:
         "<h2>Recommendation</h2>",
     ]
     cons = content.constraints.describe(scale)
-    parts.append(f"<p>Under {escape('; '.join(cons)) if cons else 'no constraints'}: the highest "
-                 f"{escape(d.metric)} per device (ties → lower latency, then smaller size).</p>")
+    rule = next((r.rule for r in content.recommendations.values()), "")
+    parts.append(f"<p>Under {escape('; '.join(cons)) if cons else 'no constraints'}: per device, "
+                 f"{escape(rule or 'the highest ' + d.metric)}.</p>")
     parts.append('<div class="cards">' + "".join(_card(r, scale) for r in content.recommendations.values()) + "</div>")
     if d.notes:
         parts.append('<div class="notes"><b>Notes</b><ul>' + "".join(f"<li>{escape(n)}</li>" for n in d.notes)
@@ -254,6 +277,7 @@ def render_html(content: ReportContent) -> str:
                          f"<figcaption><b>{escape(fig.title)}.</b> {escape(fig.caption)}</figcaption></figure>")
         parts.append("</div>")
 
+    parts.append(_ties_section(content))
     parts.append("<h2>Tables</h2><p class=\"tcap\">Click a column header to sort, a folded title to unfold it, "
                  "a plot to enlarge it. ⚠ marks a flagged run (noisy, heated, throttled or few samples); hover a "
                  "latency for its details.</p>")
@@ -267,8 +291,11 @@ def render_html(content: ReportContent) -> str:
         parts.append("</div>")
 
     parts.append("<h2>Provenance</h2>" + _meta(content))
-    parts.append("<footer>Pareto frontier: a model is on it when no other model is at least as good in "
-                 "both quality and cost and strictly better in one; identical points are all kept (ties). "
+    parts.append("<footer>Pareto frontier: " + ("exact — a model is on it when no other model is at least as "
+                 "good in both quality and cost and strictly better in one; identical points are all kept (ties). "
+                 if content.frontiers.exact else "beyond noise — a model is dominated only when another is at "
+                 "least as good within the 95 % intervals on every axis and better beyond them on one; models "
+                 "whose intervals overlap on every axis form tie groups. ") +
                  "Generated by edgekit; this file is self-contained and works offline.</footer>")
     parts.append(f"</main><script>{_JS}</script></body></html>")
     return "\n".join(parts) + "\n"

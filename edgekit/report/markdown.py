@@ -41,8 +41,10 @@ def _front_rows(front: Sequence[Candidate], scale: QualityScale, latency: bool) 
     for c in front:
         row = [c.model, c.variant, scale.show(c.quality)]
         if latency:
-            rng = f" ({fmt_ms(c.p10_ms)}–{fmt_ms(c.p90_ms)})" if c.p10_ms is not None else ""
-            row.append(fmt_ms(c.median_ms) + rng)
+            from .spread import spread_text
+
+            rng = spread_text(c, fmt_ms)
+            row.append(fmt_ms(c.latency_ms) + (f" ({rng})" if rng else ""))
         row += [fmt_kb(c.size_kb), ", ".join(c.flags) or "—"]
         rows.append(row)
     return rows

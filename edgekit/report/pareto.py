@@ -21,6 +21,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Literal, Optional, Sequence, TypeVar
 
+from ..stats.noisy_pareto import (AxisValue, NoisyParetoResult, NoisyPoint, better_beyond_noise, noisy_dominates,
+                                  noisy_pareto, tie_groups)
+
 T = TypeVar("T")
 
 Sense = Literal["max", "min"]
@@ -33,6 +36,8 @@ class Objective(Generic[T]):
     name: str
     key: Callable[[T], Optional[float]]
     sense: Sense = "max"
+    #: the value's confidence interval ``(lo, hi)``; None (or returning None) = known exactly
+    interval: Optional[Callable[[T], Optional[tuple[Optional[float], Optional[float]]]]] = None
 
     def __post_init__(self) -> None:
         if self.sense not in ("max", "min"):
@@ -47,7 +52,8 @@ class ParetoResult(Generic[T]):
         front: the non-dominated items, in input order.
         dominated: ``(item, dominator)`` pairs: each dominated item with the first item
             (in input order) that dominates it.
-        ties: groups (size ≥ 2) of front items whose coordinates are identical.
+        ties: groups (size ≥ 2) of front items that cannot be told apart: identical
+            coordinates (exact), or intervals that overlap on every objective (beyond noise).
         missing: items with a missing (None/NaN) value, with the names of those objectives.
     """
 
@@ -61,7 +67,7 @@ class ParetoResult(Generic[T]):
         return any(item is f for f in self.front)
 
     def tied(self, item: T) -> bool:
-        """Whether ``item`` (by identity) shares its coordinates with another front item."""
+        """Whether ``item`` (by identity) is in a tie group."""
         return any(item is x for group in self.ties for x in group)
 
 
@@ -98,14 +104,19 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
     return strictly
 
 
-def pareto_analysis(items: Sequence[T], objectives: Sequence[Objective[T]]) -> ParetoResult[T]:
+def pareto_analysis(items: Sequence[T], objectives: Sequence[Objective[T]], exact: bool = True) -> ParetoResult[T]:
     """Split ``items`` into the front, the dominated, the ties and the missing.
 
-    Exact and O(n²·d); the item counts of a report (hundreds) make that instant.
+    O(n²·d); the item counts of a report (hundreds) make that instant.
 
     Args:
         items: anything; read through the objectives' key functions.
         objectives: at least one :class:`Objective`.
+        exact: compare the values exactly (ties = identical coordinates); with False,
+            compare beyond noise (:func:`noisy_analysis`): an item is dominated only when
+            another is at least as good within noise on every objective and better beyond
+            noise on one, and front items whose intervals overlap on every objective form
+            tie groups.
 
     Returns:
         A :class:`ParetoResult`; every input item appears exactly once in ``front``,
@@ -113,6 +124,8 @@ def pareto_analysis(items: Sequence[T], objectives: Sequence[Objective[T]]) -> P
     """
     if not objectives:
         raise ValueError("pareto_analysis needs at least one objective")
+    if not exact:
+        return noisy_analysis(items, objectives)
     complete: list[tuple[T, tuple[float, ...]]] = []
     missing: list[tuple[T, list[str]]] = []
     for item in items:
@@ -139,6 +152,67 @@ def pareto_analysis(items: Sequence[T], objectives: Sequence[Objective[T]]) -> P
         groups.setdefault(vec, []).append(item)
     ties = [g for g in groups.values() if len(g) > 1]
     return ParetoResult(front=[i for i, _ in front], dominated=dominated, ties=ties, missing=missing)
+
+
+def _axis(o: Objective[T], item: T) -> AxisValue:
+    value = o.key(item)
+    value = None if is_missing(value) else float(value)  # type: ignore[arg-type]
+    iv = o.interval(item) if (o.interval is not None and value is not None) else None
+    if value is None or iv is None or iv[0] is None or iv[1] is None:
+        return AxisValue.exact(value, o.sense)     # no interval known: compared as exact
+    lo, hi = min(float(iv[0]), value), max(float(iv[1]), value)
+    return AxisValue(value, lo, hi, o.sense)
+
+
+def noisy_analysis(items: Sequence[T], objectives: Sequence[Objective[T]]) -> ParetoResult[T]:
+    """:func:`pareto_analysis` beyond noise.
+
+    With one quality and one cost objective (the report's frontiers) the frontier is built as a
+    staircase from the cheapest point up: a costlier point joins it only for a quality gain
+    beyond noise over the best point already on it (and then replaces the points it is as
+    cheap as within noise); a point without such a gain is dominated by a front point that is
+    cheaper beyond noise and not worse beyond noise, or else tied with one. Comparing each
+    point with the staircase, not with every other point, keeps "within noise" from adding up
+    along a chain of neighbours (pairwise "as good within noise" is not transitive: a chain of
+    1-point steps would otherwise let the fastest model dominate one 3 points better). With
+    other objective sets: :func:`edgekit.stats.noisy_pareto.noisy_pareto`, pairwise.
+    """
+    points = [NoisyPoint(str(i), {o.name: _axis(o, item) for o in objectives}, payload=item)
+              for i, item in enumerate(items)]
+    senses = [o.sense for o in objectives]
+    res = _staircase(points, objectives) if sorted(senses) == ["max", "min"] else noisy_pareto(points)
+    return ParetoResult(front=[p.payload for p in res.front],
+                        dominated=[(p.payload, d.payload) for p, d in res.dominated],
+                        ties=[[p.payload for p in g] for g in res.ties],
+                        missing=[(p.payload, names) for p, names in res.missing])
+
+
+def _staircase(points: Sequence[NoisyPoint], objectives: Sequence[Objective[Any]]) -> NoisyParetoResult:
+    q = next(o.name for o in objectives if o.sense == "max")
+    c = next(o.name for o in objectives if o.sense == "min")
+    complete = [p for p in points if not (p.axes[q].missing or p.axes[c].missing)]
+    missing = [(p, [n for n in (q, c) if p.axes[n].missing]) for p in points
+               if p.axes[q].missing or p.axes[c].missing]
+    order = sorted(complete, key=lambda p: (p.axes[c].value, -p.axes[q].value))  # type: ignore[operator]
+    front: list[NoisyPoint] = []
+    dominated: list[tuple[NoisyPoint, NoisyPoint]] = []
+    for p in order:
+        best = max(front, key=lambda k: k.axes[q].value) if front else None  # type: ignore[arg-type, return-value]
+        if best is None or better_beyond_noise(p.axes[q], best.axes[q]):
+            for k in list(front):  # as cheap as p within noise, worse beyond noise: p dominates them
+                if not better_beyond_noise(k.axes[c], p.axes[c]) and better_beyond_noise(p.axes[q], k.axes[q]):
+                    front.remove(k)
+                    dominated.append((k, p))
+            front.append(p)
+            continue
+        dom = next((k for k in front if noisy_dominates(k, p, (q, c))), None)
+        if dom is not None:
+            dominated.append((p, dom))
+        else:
+            front.append(p)
+    ids = {id(p): i for i, p in enumerate(complete)}
+    front.sort(key=lambda p: ids[id(p)])
+    return NoisyParetoResult(front, dominated, tie_groups(front), missing)
 
 
 _POINT_OBJECTIVES: tuple[Objective[Point], ...] = (

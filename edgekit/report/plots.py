@@ -15,6 +15,7 @@ from .collect import Candidate, ReportData
 from .frontiers import Frontiers
 from .pareto import staircase
 from .paper import PAPER_LABEL, RECIPE_TITLES, canonical_recipe, paper_table
+from .spread import axis_label, error_bar
 from .tables import recipes_of, row_key, row_title
 
 DPI = 144
@@ -236,17 +237,19 @@ def plot_quality_vs_latency(data: ReportData, frontiers: Frontiers, device: str,
                             formats: Sequence[str], paper_column: Optional[str] = None) -> list[Path]:
     """Quality vs median latency on one device: p10–p90 error bars, frontier, flagged runs red-edged."""
     s = data.scale
-    cands = [c for c in data.for_device(device) if c.quality is not None and c.median_ms is not None]
+    cands = [c for c in data.for_device(device) if c.quality is not None and c.latency_ms is not None]
     if not cands:
         return []
     fig = _figure()
     ax = fig.add_subplot()
-    xs = [c.median_ms for c in cands]
+    xs = [c.latency_ms for c in cands]
     ys = [c.quality * s.factor for c in cands]  # type: ignore[operator]
     front = [frontiers.status(c) in ("front", "tie") for c in cands]
-    lo = [max(0.0, m - (c.p10_ms if c.p10_ms is not None else m)) for c, m in zip(cands, xs)]  # type: ignore[operator]
-    hi = [max(0.0, (c.p90_ms if c.p90_ms is not None else m) - m) for c, m in zip(cands, xs)]  # type: ignore[operator]
-    ax.errorbar(xs, ys, xerr=[lo, hi], fmt="none", ecolor="#888", elinewidth=1.0, capsize=2.5, zorder=2)
+    lo, hi = [error_bar(c)[0] for c in cands], [error_bar(c)[1] for c in cands]
+    qlo = [(c.quality - c.quality_ci[0]) * s.factor if c.quality_ci else 0.0 for c in cands]  # type: ignore[operator]
+    qhi = [(c.quality_ci[1] - c.quality) * s.factor if c.quality_ci else 0.0 for c in cands]  # type: ignore[operator]
+    ax.errorbar(xs, ys, xerr=[lo, hi], yerr=[qlo, qhi], fmt="none", ecolor="#888", elinewidth=1.0, capsize=2.5,
+                zorder=2)
     _front_line(ax, [(x, y) for x, y, f in zip(xs, ys, front) if f])  # type: ignore[misc]
     _scatter(ax, cands, xs, ys, front)  # type: ignore[arg-type]
     all_x = [x for x in xs if x is not None]
@@ -262,7 +265,7 @@ def plot_quality_vs_latency(data: ReportData, frontiers: Frontiers, device: str,
     if log_x:
         ax.set_xscale("log")
         _plain_log(ax.xaxis)
-    ax.set_xlabel("median latency (ms), p10–p90" + (", log scale" if log_x else ""))
+    ax.set_xlabel(axis_label(cands) + (", log scale" if log_x else ""))
     ax.set_ylabel(s.axis_label)
     n_flag = sum(c.flagged for c in cands)
     ax.set_title(f"{device}: {s.metric} vs latency — {len(cands)} variants"
@@ -285,12 +288,12 @@ def _bars(ax: Any, groups: Sequence[str], series: dict[str, list[Optional[Candid
     for i, (name, cands) in enumerate(series.items()):
         xs, med, lo, hi, hollow = [], [], [], [], []
         for j, c in enumerate(cands):
-            if c is None or c.median_ms is None:
+            if c is None or c.latency_ms is None:
                 continue
             xs.append(j - 0.4 + width * (i + 0.5))
-            med.append(c.median_ms)
-            lo.append(max(0.0, c.median_ms - (c.p10_ms or c.median_ms)))
-            hi.append(max(0.0, (c.p90_ms or c.median_ms) - c.median_ms))
+            med.append(c.latency_ms)
+            lo.append(error_bar(c)[0])
+            hi.append(error_bar(c)[1])
             hollow.append(c.flagged)
         values += med
         bars = ax.bar(xs, med, width * 0.92, color=colors[name], label=name, yerr=[lo, hi],
@@ -333,7 +336,7 @@ def plot_latency_by_model(data: ReportData, devices: Sequence[str], stem: Path, 
         if spans_decades(values):
             ax.set_yscale("log")
             _plain_log(ax.yaxis)
-        ax.set_ylabel("median latency (ms)\np10–p90 whiskers")
+        ax.set_ylabel(axis_label(here).replace(", ", "\nwhiskers ", 1))
         ax.set_title(f"{d}", loc="left", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=8, title="variant", title_fontsize=8, loc="best")
@@ -354,8 +357,8 @@ def plot_float_vs_int8(data: ReportData, devices: Sequence[str], stem: Path, for
         ups = []
         for k in keys:
             f, q = _first(here, k, float_variant), _first(here, k, quantized)
-            ok = f and q and f.median_ms and q.median_ms
-            ups.append(f.median_ms / q.median_ms if ok else None)  # type: ignore[union-attr,operator]
+            ok = f and q and f.latency_ms and q.latency_ms and f.latency_stat == q.latency_stat
+            ups.append(f.latency_ms / q.latency_ms if ok else None)  # type: ignore[union-attr,operator]
         pairs[d] = ups
     if not any(v is not None for ups in pairs.values() for v in ups):
         return []

@@ -1,7 +1,11 @@
 """Which model to ship on a device, under the user's constraints.
 
-``best`` is the highest-quality qualifying candidate; ties are broken by lower median
-latency, then smaller size, then name (so the answer is deterministic). A candidate with
+``best`` is the highest-quality qualifying candidate — beyond noise: the qualifying
+candidates whose quality interval (Wilson, from the test-set size) overlaps the leader's
+are statistically indistinguishable from it, and among them the **smaller, then faster**
+one is picked (the others are listed in ``ties``). With ``exact=True``, or without
+intervals, quality is compared as a number and ties are broken by lower median latency,
+then smaller size, then name (so the answer is deterministic). A candidate with
 no quality value ranks after every candidate with one (and cannot meet ``min_quality``).
 When nothing qualifies, the closest candidates are ranked by their total normalised
 violation — the sum over broken constraints of ``excess / limit`` (a missing value for a
@@ -71,6 +75,9 @@ class Recommendation:
     qualifying: list[Candidate]
     closest: list[Near] = field(default_factory=list)
     considered: int = 0
+    #: qualifying candidates statistically indistinguishable from ``best`` in quality
+    ties: list[Candidate] = field(default_factory=list)
+    rule: str = "highest quality, then faster, then smaller"
 
     @property
     def found(self) -> bool:
@@ -80,8 +87,20 @@ class Recommendation:
 def rank_key(c: Candidate) -> tuple[float, float, float, str]:
     """Sort key: quality (desc, missing last), median latency (asc), size (asc), label."""
     q = -c.quality if c.quality is not None and not math.isnan(c.quality) else math.inf
-    lat = c.median_ms if c.median_ms is not None else math.inf
+    lat = c.latency_ms if c.latency_ms is not None else math.inf
     return (q, lat, float(c.size_bytes), c.label)
+
+
+def indistinguishable(a: Candidate, b: Candidate) -> bool:
+    """Whether the qualities of ``a`` and ``b`` differ by less than the noise of their test sets:
+    ``|q_a − q_b| ≤ 1.96 × sqrt(se_a² + se_b²)``, each ``se`` read off its 95 % Wilson interval.
+    (Two overlapping intervals are a weaker criterion; per-sample predictions, which a paired test
+    such as McNemar's would need, are not stored.)"""
+    if a.quality is None or b.quality is None or a.quality_ci is None or b.quality_ci is None:
+        return False
+    se_a = (a.quality_ci[1] - a.quality_ci[0]) / (2 * 1.959964)
+    se_b = (b.quality_ci[1] - b.quality_ci[0]) / (2 * 1.959964)
+    return abs(a.quality - b.quality) <= 1.959964 * math.hypot(se_a, se_b)
 
 
 def violations(c: Candidate, cons: Constraints, scale: Optional[QualityScale] = None) -> tuple[list[str], float]:
@@ -89,12 +108,13 @@ def violations(c: Candidate, cons: Constraints, scale: Optional[QualityScale] = 
     broken: list[str] = []
     total = 0.0
     if cons.max_latency_ms is not None:
-        if c.median_ms is None:
+        lat = c.latency_ms
+        if lat is None:
             broken.append("latency not measured")
             total = math.inf
-        elif c.median_ms > cons.max_latency_ms:
-            broken.append(f"latency {_num(c.median_ms)} ms > {cons.max_latency_ms:g} ms")
-            total += (c.median_ms - cons.max_latency_ms) / cons.max_latency_ms
+        elif lat > cons.max_latency_ms:
+            broken.append(f"latency {_num(lat)} ms > {cons.max_latency_ms:g} ms")
+            total += (lat - cons.max_latency_ms) / cons.max_latency_ms
     if cons.max_size_kb is not None and c.size_kb > cons.max_size_kb:
         broken.append(f"size {_num(c.size_kb)} KB > {cons.max_size_kb:g} KB")
         total += (c.size_kb - cons.max_size_kb) / cons.max_size_kb
@@ -113,7 +133,7 @@ def violations(c: Candidate, cons: Constraints, scale: Optional[QualityScale] = 
 def recommend(candidates: Sequence[Candidate], device: Optional[str] = None,
               max_latency_ms: Optional[float] = None, max_size_kb: Optional[float] = None,
               min_quality: Optional[float] = None, scale: Optional[QualityScale] = None,
-              closest: int = 3) -> Recommendation:
+              closest: int = 3, exact: bool = False) -> Recommendation:
     """The best candidate for ``device`` under the constraints.
 
     Args:
@@ -125,6 +145,7 @@ def recommend(candidates: Sequence[Candidate], device: Optional[str] = None,
         min_quality: quality (as stored, e.g. 0.85 for top-1 85 %) must be ≥ this.
         scale: how to print quality values in the broken-constraint texts.
         closest: how many near misses to list when nothing qualifies.
+        exact: compare quality as a number (no intervals).
 
     Returns:
         A :class:`Recommendation`; ``best`` is None when nothing qualifies, and
@@ -142,8 +163,16 @@ def recommend(candidates: Sequence[Candidate], device: Optional[str] = None,
             ok.append(c)
     ok.sort(key=rank_key)
     near.sort(key=lambda n: (n.violation, rank_key(n.candidate)))
-    return Recommendation(device=device, constraints=cons, best=ok[0] if ok else None, qualifying=ok,
-                          closest=[] if ok else near[:closest], considered=len(pool))
+    best, ties, rule = (ok[0] if ok else None), [], "highest quality, then faster, then smaller"
+    if ok and not exact and ok[0].quality_ci is not None:
+        group = [c for c in ok if c is ok[0] or indistinguishable(ok[0], c)]
+        best = min(group, key=lambda c: (c.size_bytes, c.latency_ms if c.latency_ms is not None else math.inf,
+                                         c.label))
+        ties = [c for c in group if c is not best]
+        rule = ("highest quality beyond noise (a difference within 1.96 standard errors of the two accuracies, "
+                "from their 95 % Wilson intervals, is no difference); among those the smaller, then the faster")
+    return Recommendation(device=device, constraints=cons, best=best, qualifying=ok,
+                          closest=[] if ok else near[:closest], considered=len(pool), ties=ties, rule=rule)
 
 
 def candidate_facts(c: Candidate, scale: Optional[QualityScale] = None) -> str:
@@ -151,11 +180,11 @@ def candidate_facts(c: Candidate, scale: Optional[QualityScale] = None) -> str:
     parts = []
     if c.quality is not None:
         parts.append(f"{scale.metric} {scale.show(c.quality)}" if scale else f"quality {c.quality:g}")
-    if c.median_ms is not None:
-        lat = f"{_num(c.median_ms)} ms"
-        if c.p10_ms is not None and c.p90_ms is not None:
-            lat += f" (p10–p90 {_num(c.p10_ms)}–{_num(c.p90_ms)})"
-        parts.append(lat)
+    if c.latency_ms is not None:
+        from .spread import spread_text
+
+        spread = spread_text(c, _num)
+        parts.append(f"{_num(c.latency_ms)} ms" + (f" ({spread})" if spread else ""))
     parts.append(f"{_num(c.size_kb)} KB")
     if c.flags:
         parts.append("flagged: " + ", ".join(c.flags))
@@ -166,7 +195,11 @@ def describe(rec: Recommendation, scale: Optional[QualityScale] = None) -> str:
     """One line per device: the answer, or the closest misses and what they break."""
     where = rec.device or "any device (size × quality)"
     if rec.best is not None:
-        return f"{where}: {rec.best.label} — {candidate_facts(rec.best, scale)}"
+        text = f"{where}: {rec.best.label} — {candidate_facts(rec.best, scale)}"
+        if rec.ties:
+            text += (f"; statistically indistinguishable in quality from {', '.join(c.label for c in rec.ties)} "
+                     "(picked the smaller, then faster)")
+        return text
     if not rec.considered:
         return f"{where}: no candidates"
     near = "; ".join(f"{n.candidate.label} ({', '.join(n.broken)})" for n in rec.closest)

@@ -79,18 +79,49 @@ def empty() -> Cell:
     return Cell("—", None, css="muted")
 
 
-def latency_cell(c: Optional[Candidate]) -> Cell:
-    """Median latency, with p10–p90 as detail and flags marked."""
-    if c is None or c.median_ms is None:
+def speedup_cell(fd: Optional[Candidate], qd: Optional[Candidate], sp: Optional[float]) -> Cell:
+    """A speed-up with its 95 % interval as detail (bold red when beyond noise below 1×)."""
+    if not sp or fd is None or qd is None:
         return empty()
-    detail = f"{fmt_ms(c.p10_ms)}–{fmt_ms(c.p90_ms)}" if c.p10_ms is not None else ""
-    note = f"median of {c.samples} warm runs; p10–p90 {detail} ms"
+    from ..stats.ratio import ratio_from_intervals
+
+    a, b = fd.median_ci_ms, qd.median_ci_ms
+    est = ratio_from_intervals((fd.latency_ms, *a), (qd.latency_ms, *b)) if a and b else None  # type: ignore[arg-type]
+    if est is None or not est.known:
+        return Cell(fmt_ratio(sp), sp, css="bad" if sp < 1 else "", note="interval unknown")
+    detail = f"{est.lo:.2f}–{est.hi:.2f}"
+    css = "bad" if est.hi < 1 else ("muted" if est.lo <= 1 <= est.hi else "")  # type: ignore[operator]
+    return Cell(fmt_ratio(sp), sp, detail=detail, css=css, note=f"95 % interval {detail}×")
+
+
+def quality_cell(c: Candidate, scale: QualityScale) -> Cell:
+    """Quality with its 95 % Wilson interval (from the number of test samples) as detail."""
+    if c.quality is None:
+        return empty()
+    ci = c.quality_ci
+    detail = f"{scale.show(ci[0])}–{scale.show(ci[1])}" if ci else ""
+    return Cell(scale.show(c.quality), c.quality, detail=detail,
+                note=f"95 % Wilson interval {detail}" if ci else "interval unknown (no sample count)")
+
+
+def latency_cell(c: Optional[Candidate]) -> Cell:
+    """Median latency (the mean when the runner printed no median), its spread as detail, flags marked."""
+    if c is None or c.latency_ms is None:
+        return empty()
+    from .spread import spread_text
+
+    spread = spread_text(c, fmt_ms)
+    ci = c.median_ci_ms
+    detail = f"95% CI {fmt_ms(ci[0])}–{fmt_ms(ci[1])}" if ci else (spread or "")
+    note = f"{c.latency_stat} of {c.samples} warm runs" + (f"; 95 % CI of the median {fmt_ms(ci[0])}–{fmt_ms(ci[1])} ms"
+                                                         if ci else "; CI of the median unknown")
+    note += f"; {spread} ms" if spread else ""
     if c.runs > 1:
         note += f"; {c.runs} ok runs in the store"
     if c.flags:
         note += "; flagged: " + ", ".join(c.flags)
-    text = fmt_ms(c.median_ms) + (" ⚠" if c.flags else "")
-    return Cell(text, round(c.median_ms, 6), detail=detail, note=note, css="flag" if c.flags else "")
+    text = fmt_ms(c.latency_ms) + (" (mean)" if c.latency_stat != "median" else "") + (" ⚠" if c.flags else "")
+    return Cell(text, round(c.latency_ms, 6), detail=detail, note=note, css="flag" if c.flags else "")
 
 
 def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
@@ -167,11 +198,14 @@ def paper_layout_table(data: ReportData, devices: Sequence[str], quantized: str 
             here = [c for c in data.candidates if c.device == d and row_key(c) == key]
             fd, qd = pick(here, float_variant), pick(here, quantized)
             row += [latency_cell(fd), latency_cell(qd)]
-            sp = ratio(fd.median_ms if fd else None, qd.median_ms if qd else None)
-            row.append(Cell(fmt_ratio(sp), sp, css="bad" if sp is not None and sp < 1 else "") if sp else empty())
+            same = fd is not None and qd is not None and fd.latency_stat == qd.latency_stat
+            sp = ratio(fd.latency_ms, qd.latency_ms) if same else None  # type: ignore[union-attr]
+            row.append(speedup_cell(fd, qd, sp))
         rows.append(row)
-    caption = (f"Measured. Size × = {float_variant} size / {quantized} size; speed-up × = {float_variant} median / "
-               f"{quantized} median (below 1× the quantized model is slower on that device). ⚠ = flagged run.")
+    caption = (f"Measured. Size × = {float_variant} size / {quantized} size (exact); speed-up × = {float_variant} "
+               f"median / {quantized} median, with its 95 % interval (from both medians' intervals); below 1× the "
+               "quantized model is slower on that device, and a speed-up whose interval holds 1× is no difference. "
+               "⚠ = flagged run.")
     if len(recipes) > 1 and devices:
         caption += " Latency per width is that of the first recipe's model measured (same architecture)."
     return Table("measured-layout", "Models side by side (the paper's Table 5/6 layout)", columns, rows,
@@ -227,13 +261,12 @@ def candidates_table(id: str, title: str, cands: Sequence[Candidate], scale: Qua
     for c in cands:
         status = on_front(c)
         row = [Cell(c.model, c.model), Cell(c.variant, c.variant), Cell(c.recipe or "—", c.recipe),
-               Cell(scale.show(c.quality), c.quality) if c.quality is not None else empty(),
-               Cell(fmt_kb(c.size_kb), round(c.size_kb, 3))]
+               quality_cell(c, scale), Cell(fmt_kb(c.size_kb), round(c.size_kb, 3))]
         if with_latency:
             row += [latency_cell(c), Cell(str(c.samples), c.samples),
                     Cell(f"{c.cv * 100:.1f}", c.cv * 100) if c.cv is not None else empty(),
                     Cell(", ".join(c.flags) or "—", ", ".join(c.flags), css="flag" if c.flags else "muted")]
-        label = {"front": "on front", "tie": "on front (tie)"}.get(status, status or "dominated")
+        label = {"front": "on front", "tie": "on front (tie group)"}.get(status, status or "dominated")
         row.append(Cell(label, label, css={"front": "front", "tie": "tie"}.get(status, "muted")))
         rows.append(row)
         css.append({"front": "front", "tie": "front"}.get(status, ""))

@@ -26,7 +26,7 @@ def test_parse_variants_orders_and_deduplicates() -> None:
 
 
 def test_package_is_callable_like_the_api(tiny_models: Any, tmp_path: Path) -> None:
-    import edgekit.convert.quiet  # noqa: F401 - binds the subpackage to edgekit.convert
+    import edgekit.convert.cache  # noqa: F401 - binds the subpackage to edgekit.convert
 
     m = edgekit.convert(tiny_models.keras_path, tmp_path, variants=["fp16"])
     assert isinstance(m, Manifest) and m.get("fp16").path.is_file()

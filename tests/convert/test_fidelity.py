@@ -39,7 +39,7 @@ def test_zero_vectors_and_non_class_outputs() -> None:
 def test_fp32_reference_matches_keras(tiny_models: Any, tiny_converted: Manifest, calib_x: np.ndarray) -> None:
     import tensorflow as tf
 
-    from edgekit.evaluate.interpreter import LiteRTModel
+    from edgekit.tflite.interpreter import LiteRTModel
 
     keras_out = tf.keras.models.load_model(tiny_models.keras_path, compile=False)(calib_x).numpy()
     lite_out = LiteRTModel(tiny_converted.get("fp32").path).predict(calib_x)

@@ -13,7 +13,7 @@ from edgekit.artifact import Manifest
 from edgekit.convert import api
 from edgekit.convert.api import convert
 from edgekit.convert.loading import open_model
-from edgekit.evaluate.interpreter import LiteRTModel
+from edgekit.tflite.interpreter import LiteRTModel
 
 
 @pytest.fixture(scope="module")

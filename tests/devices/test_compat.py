@@ -44,7 +44,7 @@ class DenseModels:
 
 @pytest.fixture(scope="session")
 def dense_models(tmp_path_factory: pytest.TempPathFactory) -> DenseModels:
-    from edgekit.convert.quiet import quiet_tensorflow
+    from edgekit.tflite.quiet import quiet_tensorflow
 
     folder = tmp_path_factory.mktemp("dense")
     with quiet_tensorflow():

@@ -15,7 +15,7 @@ from edgekit.devices.deploy import deploy
 from edgekit.devices.profile import DeviceProfile, profile_from_dict
 from edgekit.devices.session import DeviceSession
 from edgekit.errors import ConfigError, RuntimeIncompatible
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
 from edgekit.measurement import RunSettings
 from tests.fakes.fake_adbd import FakeAdbd
 from tests.fakes.fake_benchmark_model import write_fake

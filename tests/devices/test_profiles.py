@@ -37,9 +37,10 @@ def test_every_shipped_profile_loads_and_is_consistent() -> None:
         assert p.description and p.abi and p.source.endswith(f"{p.name}.toml")
         if p.kind == "phone":
             assert (p.transport, p.os, p.runner) == ("adb", "android", "benchmark_model")
-            assert p.workdir == "/data/local/tmp/edgekit" and p.big_cores != "auto"
+            assert p.workdir == "/data/local/tmp/edgekit-{uid}" and p.big_cores != "auto"
         else:
             assert p.runner == "edgekit-runner" and p.os == "linux"
+        assert not p.workdir.startswith("/tmp/")  # never a shared, predictable name
     assert {p.paper_column for p in profiles.values() if p.paper_column} == {
         "latency_ms_oppo_a5", "latency_ms_pixel_3xl", "latency_ms_galaxy_s10"}
     table5 = Path(__file__).resolve().parents[3] / "shared" / "paper" / "table5_float.csv"

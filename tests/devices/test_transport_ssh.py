@@ -110,13 +110,19 @@ def test_unknown_host_key_is_refused_by_default(sshd: SshServer, tmp_path: Path)
     assert f"ssh-keyscan -p {sshd.port} 127.0.0.1" in hint and "--insecure-accept-host-key" in hint
 
 
-def test_insecure_flag_accepts_an_unknown_host_key_with_a_warning(
+def test_insecure_flag_accepts_an_unknown_host_key_with_a_warning_and_saves_it(
         sshd: SshServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="edgekit.devices.transports.ssh")
-    with transport(sshd, known_hosts=tmp_path / "missing", insecure_accept_host_key=True) as ssh:
+    caplog.set_level(logging.WARNING, logger="edgekit.devices.transports")
+    known = tmp_path / "new" / "known_hosts"
+    with transport(sshd, known_hosts=known, insecure_accept_host_key=True) as ssh:
         assert ssh.run(["echo", "ok"], timeout=20).stdout == "ok\n"
-    assert any("WITHOUT verification" in r.getMessage() for r in caplog.records)
-    assert not (tmp_path / "missing").exists()  # nothing was written to known_hosts
+    assert any("on first use" in r.getMessage() for r in caplog.records)
+    # saved as OpenSSH files it, private to the user
+    assert known.read_text() == sshd.host_key_line + "\n"
+    assert known.stat().st_mode & 0o777 == 0o600
+    # the saved key is now trusted without the flag
+    with transport(sshd, known_hosts=known) as ssh:
+        assert ssh.run(["echo", "again"], timeout=20).stdout == "again\n"
 
 
 def test_changed_host_key_is_refused(sshd: SshServer, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from edgekit.artifact import Manifest, sha256_file
 from edgekit.cli.main import main
 from edgekit.errors import ConfigError
 from edgekit.evaluate.api import accuracy, evaluate, load_quality
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_one_hot_labels_and_tuples(tiny_manifest: Manifest, tiny_models: Any,
 
 def test_package_is_callable_like_the_api(tiny_manifest: Manifest, tiny_models: Any) -> None:
     import edgekit
-    import edgekit.evaluate.interpreter  # noqa: F401 - binds the subpackage to edgekit.evaluate
+    import edgekit.evaluate.api  # noqa: F401 - binds the subpackage to edgekit.evaluate
 
     records = edgekit.evaluate(tiny_manifest, tiny_models.test_npz)
     assert [r.variant for r in records] == ["fp32", "fp16", "dynamic", "int8", "int16x8"]

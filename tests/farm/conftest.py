@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 import pytest
 
 from edgekit.artifact import Manifest
-from edgekit.convert.describe import describe_tflite
+from edgekit.tflite.describe import describe_tflite
 from tests.devices.conftest import SSHD, _keygen, descendants
 from tests.devices.conftest import fake_adbd  # noqa: F401 - the fixture, shared
 
@@ -171,6 +171,10 @@ def start_boards(folder: Path, count: int, first_host: int = 2) -> BoardLab:
         # A board's own files: its work dir, and an empty ~/.bashrc (this host's runs
         # `pyenv init`, whose rehash lock a session killed mid-way would leave behind).
         script = f"mount --bind {bdir / 'fs'} {BOARD_WORKDIR}"
+        # and its own identity (facts' device_id), as separate machines have
+        (bdir / "machine-id").write_text(os.urandom(16).hex() + "\n")
+        if Path("/etc/machine-id").is_file():
+            script += f" && mount --bind {bdir / 'machine-id'} /etc/machine-id"
         if bashrc.is_file():
             script += f" && mount --bind {empty} {bashrc}"
         script += f" && exec {SSHD} -D -e -f {bdir / 'sshd_config'}"

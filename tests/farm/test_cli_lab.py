@@ -38,14 +38,14 @@ def test_example_host_lab_runs_and_gates(examples, tmp_path):
     doc = json.loads((out / "lab.json").read_text())
     assert doc["schema"] == 1 and doc["kind"] == "edgekit.lab-results"
     assert doc["counts"] == {"total": 3, "done": 3, "failed": 0, "unfinished": 0}
-    assert {j["name"] for j in doc["jobs"]} == {"small_cnn_fp32[tflite] on host", "small_cnn_int8[tflite] on host",
-                                               "small_cnn_fp32[tflite] on host (threads=2)"}
+    assert {j["name"] for j in doc["jobs"]} == {"small_cnn_fp32[fp32] on host", "small_cnn_int8[int8] on host",
+                                               "small_cnn_fp32[fp32] on host (threads=2)"}
     assert all(j["latency"]["count"] == 5 for j in doc["jobs"])
     assert doc["gate"]["passed"] and doc["gate"]["counts"] == {"new": 3}
     events = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
     assert sum(e["stage"] == "lab.done" for e in events) == 3
     assert ET.parse(out / "lab.xml").getroot().get("tests") == "3"
-    assert "small_cnn_int8[tflite] on host" in (out / "lab.md").read_text()
+    assert "small_cnn_int8[int8] on host" in (out / "lab.md").read_text()
     assert (examples / ".edgekit" / "results.sqlite").is_file()          # store relative to the lab file
     # the same lab again: refused without --resume/--fresh, nothing measured twice with --resume
     again = edgekit("lab", "run", str(lab), "--progress", "none")
@@ -92,9 +92,9 @@ def test_mixed_example_validates(examples):
     assert keys["pixel3-c"] == "adb-server:lab-host-2:5037/93KAY0BBR1"
     assert keys["coral-1"] == "ssh:mendel@10.0.2.21:22" and keys["jetson-1"] == "ssh:jetson@10.0.2.31:22"
     names = sorted(j["name"] for j in doc["jobs"])
-    assert names == ["small_cnn_fp32[tflite] on pixel3", "small_cnn_fp32[tflite] on pixel3 (xnnpack)",
-                     "small_cnn_int8[tflite] on coral-1", "small_cnn_int8[tflite] on jetson-1",
-                     "small_cnn_int8[tflite] on pixel3"]
+    assert names == ["small_cnn_fp32[fp32] on pixel3", "small_cnn_fp32[fp32] on pixel3 (xnnpack)",
+                     "small_cnn_int8[int8] on coral-1", "small_cnn_int8[int8] on jetson-1",
+                     "small_cnn_int8[int8] on pixel3"]
 
 
 @pytest.mark.parametrize("body, message", [

@@ -16,7 +16,8 @@ from typing import Callable
 import pytest
 
 from edgekit.farm.lab import Lab
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
+from edgekit.devices.runner_ledger import read_runs_log
 from tests.farm.conftest import job_tables, lab_text, overlaps
 
 pytestmark = pytest.mark.slow
@@ -52,7 +53,12 @@ def measurements(store_path: Path) -> dict[str, dict]:
 
 
 def jobs(store_path: Path) -> dict[str, dict]:
-    return {r["id"]: dict(r) for r in Store(store_path).connect().execute("SELECT * FROM jobs")}
+    """The jobs table (empty until a controller has created the farm's tables)."""
+    from edgekit.farm.schema import ensure_farm_schema
+
+    store = Store(store_path)
+    ensure_farm_schema(store)
+    return {r["id"]: dict(r) for r in store.connect().execute("SELECT * FROM jobs")}
 
 
 def cli(*args: str) -> list[str]:
@@ -140,7 +146,8 @@ def test_two_controllers_never_share_a_device(tmp_path, farm_models, profiles_di
     store_path = tmp_path / "results.sqlite"
     jobs_toml = job_tables(*[([str(farm_models.manifest)], ["testboard"], f"runs = {n}") for n in (5, 6, 7, 8)])
     path.write_text(lab_text("shared", profiles_dir, store_path, lab3.device_entries(), jobs_toml,
-                             "lease_seconds = 30"))
+                             "lease_seconds = 30",  # runs of ~1 s: both controllers are up before the end
+                             defaults="warmup_runs = 1\nwarmup_seconds = 0.0\nmin_seconds = 1.0\nmax_seconds = 60.0"))
     procs = [subprocess.Popen(cli("lab", "run", str(path), "--resume", "--progress", "jsonl"), cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
@@ -149,11 +156,28 @@ def test_two_controllers_never_share_a_device(tmp_path, farm_models, profiles_di
     assert len(final) == 8 and all(j["state"] == "done" for j in final.values())
     ms = measurements(store_path)
     assert sorted(m["job_id"] for m in ms.values()) == sorted(final)
+    # every run's own start/end (the runner's clock), stored or discarded, and every runner
+    # process on each board (its work dir's runs.log: start, end or killed)
     per_device: dict[str, list[tuple[float, float]]] = {}
     for m in ms.values():
         per_device.setdefault(m["doc"]["device"], []).append((m["doc"]["started_at"], m["doc"]["finished_at"]))
+    db = Store(store_path).connect()
+    for r in db.execute("SELECT device, detail FROM events WHERE kind='discarded'"):
+        d = json.loads(r["detail"])
+        per_device.setdefault(r["device"], []).append((d["started_at"], d["finished_at"]))
     for device, intervals in per_device.items():
         assert not overlaps(intervals), f"{device} ran two jobs at once: {overlaps(intervals)}"
-    owners = {json.loads(r["detail"])["owner"].split("/")[0]
-              for r in Store(store_path).connect().execute("SELECT detail FROM events WHERE kind='leased'")}
-    assert 1 <= len(owners) <= 2
+    for board in lab3.boards:
+        runs = read_runs_log((board.folder / "fs" / "runs.log").read_text())
+        assert all(r["start"] and r["end"] for r in runs.values()), f"{board.name}: a runner never ended: {runs}"
+        processes = [(r["start"], r["end"]) for r in runs.values()]
+        assert not overlaps(processes), f"{board.name}: two runners at once: {overlaps(processes)}"
+    # both controllers did work: the controller that leased a job last before its "done" measured it
+    holder: dict[str, str] = {}
+    done_by: set[str] = set()
+    for r in db.execute("SELECT job_id, kind, detail FROM events ORDER BY id"):
+        if r["kind"] == "leased":
+            holder[r["job_id"]] = json.loads(r["detail"])["owner"].split("/")[0]
+        elif r["kind"] == "done":
+            done_by.add(holder[r["job_id"]])
+    assert len(done_by) == 2, f"one controller did every job: {done_by}"

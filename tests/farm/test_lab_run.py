@@ -12,14 +12,15 @@ import json
 import pytest
 
 from edgekit.farm.lab import Lab
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
 from tests.farm.conftest import job_tables, lab_text, overlaps, phone_profile
 
 
 def _measurements_by_job(store: Store) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    for r in store.connect().execute("SELECT job_id, device, doc FROM measurements"):
-        out.setdefault(r["job_id"], []).append(json.loads(r["doc"]))
+    ids = {r["id"]: r["job_id"] for r in store.query("SELECT id, job_id FROM measurements")}
+    for m in store.measurements(ids=list(ids)):
+        out.setdefault(ids[m.id], []).append(m.to_dict())
     return out
 
 

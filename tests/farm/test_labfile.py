@@ -95,7 +95,7 @@ def test_variants_select_from_a_manifest(tmp_path, farm_models, profiles_dir):
     (('devices = ["host", "board-b"]', 'devices = ["board-z"]'),
      r"'board-z' is neither a device nor the profile of a device in this lab"),
     (('runs = 11', 'runs = 11\nrnus = 3'), r"\[\[job\]\] #1: unknown key\(s\) \['rnus'\]"),
-    (('runs = 7', 'runs = "many"'), r"\[defaults\] runs must be an integer"),
+    (('runs = 7', 'runs = "many"'), r"\[defaults\]: runs = 'many' is not valid"),
     (('lease_seconds = 30', 'lease_seconds = 0'), r"lease_seconds must be > 0"),
     (('port = 2201', 'port = 2201\ncolour = "red"'), r"\[\[device\]\] #2: unknown key\(s\) \['colour'\]"),
 ])

@@ -11,7 +11,7 @@ import threading
 import time
 
 from edgekit.farm.leases import DeviceLeases, Heartbeat, new_owner, owner_is_dead, takeable
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
 
 
 def _hold_loop(store_path: str, device: str, rounds: int, start: "mp.synchronize.Event", out: "mp.Queue") -> None:
@@ -89,7 +89,7 @@ def test_expired_lease_is_taken_over_and_the_old_owner_notices(tmp_path):
 def test_lease_of_a_killed_controller_on_this_host_is_taken_at_once(tmp_path):
     store_path = tmp_path / "s.sqlite"
     Store(store_path)
-    code = ("import sys, time; from edgekit.farm.store import Store; from edgekit.farm.leases import "
+    code = ("import sys, time; from edgekit.store.sqlite import SqliteStore as Store; from edgekit.farm.leases import "
             "DeviceLeases, new_owner; o = new_owner(); "
             f"assert DeviceLeases(Store({str(store_path)!r})).acquire('dev', o, 3600); print(o, flush=True); "
             "time.sleep(600)")

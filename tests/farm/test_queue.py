@@ -10,7 +10,7 @@ import pytest
 from edgekit.artifact import Artifact
 from edgekit.farm.labfile import PlannedJob, job_id, job_key
 from edgekit.farm.queue import JobQueue, latest_run, open_run
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
 from edgekit.measurement import LatencyStats, Measurement, RunSettings
 
 

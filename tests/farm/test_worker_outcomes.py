@@ -9,7 +9,7 @@ from pathlib import Path
 from edgekit.devices.session import DeviceSession, Health
 from edgekit.errors import DeviceTimeout, MeasurementError
 from edgekit.farm.lab import Lab
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
 from tests.farm.conftest import job_tables, lab_text
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from edgekit.artifact import Artifact, sha256_file
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
 from edgekit.measurement import LatencyStats, Measurement, QualityRecord, RunSettings, quality_flags
 from edgekit.report.paper import paper_table
 from edgekit.tflite import read_model

@@ -8,7 +8,7 @@ import pytest
 
 from edgekit.artifact import Artifact, Manifest
 from edgekit.errors import ConfigError
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
 from edgekit.jsonio import write_json
 from edgekit.measurement import LatencyStats, Measurement, QualityRecord, RunSettings
 from edgekit.report.collect import collect, model_identity, quality_scale

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from edgekit.artifact import Artifact
-from edgekit.farm.store import Store
+from edgekit.store.sqlite import SqliteStore as Store
 from edgekit.measurement import LatencyStats, Measurement, QualityRecord, RunSettings
 from edgekit.report.api import report
 from edgekit.report.collect import collect

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import edgekit
-from edgekit.errors import ConfigError
-from edgekit.farm.store import Store
+from edgekit.errors import ConfigError, StoreError
+from edgekit.store.sqlite import SqliteStore as Store
 from edgekit.jsonio import read_json
 from edgekit.report.api import ANY_DEVICE, report
 
@@ -42,7 +42,7 @@ def test_plots_decode_and_are_labelled(real_report) -> None:  # noqa: ANN001
         assert img.shape[1] == round(7.6 * 144) and img.shape[0] >= 500   # 7.6 in at 144 dpi
     svg = {p.stem: p.read_text(encoding="utf-8") for p in real_report.files["svg"]}
     assert ET.fromstring(svg["quality_vs_latency_host"]).tag.endswith("svg")
-    assert "median latency (ms), p10–p90" in svg["quality_vs_latency_host"]
+    assert "median latency (ms), 95% CI of the median" in svg["quality_vs_latency_host"]   # error bars: the CI
     assert "tiny · fp32" in svg["quality_vs_latency_host"] and "tiny · int8" in svg["quality_vs_latency_host"]
     assert "model size (KB" in svg["quality_vs_size"]
     assert "speed-up ×" in svg["float_vs_int8"]
@@ -156,7 +156,7 @@ def test_bad_input_is_a_config_error(real_store: Store, tmp_path: Path, kwargs: 
 
 
 def test_missing_and_empty_stores(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist") as err:
+    with pytest.raises(StoreError, match="does not exist") as err:
         report(store=tmp_path / "nope.sqlite", out=tmp_path / "o")
     assert "--store" in err.value.hint and not (tmp_path / "nope.sqlite").exists()
     Store(tmp_path / "empty.sqlite").close()

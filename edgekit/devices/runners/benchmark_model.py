@@ -10,6 +10,7 @@ print aggregate statistics only: the :class:`RunResult` carries them in ``aggreg
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -21,7 +22,8 @@ from ...errors import ConfigError, MeasurementError
 from ...measurement import RunSettings
 from ..compat import incompatibility_from_error
 from ..cpuset import parse_cpu_set, to_list, to_mask
-from ..facts import read_cpu_state, read_temps
+from ..facts import read_cpu_state
+from ..phone_facts import read_run_state, throttled, zone_dirs
 from ..profile import DeviceProfile
 from ..transports.base import Transport
 from ..workdir import RemoteWorkdir
@@ -121,6 +123,20 @@ class BenchmarkModelRunner:
             self._remote = pushed.remote
         return self._remote
 
+    def runtime_facts(self, timeout: float = 30.0) -> dict[str, str]:
+        """The pushed binary's TFLite version, probed with ``--version`` (its banner where it has no
+        such flag); ``{}`` when it does not say (then op versions are not checked up front)."""
+        from ..binary_version import parse_binary_version
+
+        done = self.transport.run([self.prepare(), "--version"], timeout=timeout)
+        version = parse_binary_version(done.stdout + "\n" + done.stderr)
+        if not version:
+            log.info("device %s: %s does not say its version; op versions are checked when it loads the model",
+                     self.device, self.name)
+            return {}
+        runtime = "litert" if self.name == "benchmark_litert_model" else "tflite"
+        return {"runtime": runtime, "runtime_version": version, "runtime_source": f"{self.name} --version"}
+
     def pin_cpus(self, settings: RunSettings) -> Optional[list[int]]:
         """The big cores to pin to (profile mask/list, or the fastest cores when ``auto``)."""
         if not settings.pin:
@@ -146,11 +162,13 @@ class BenchmarkModelRunner:
         cpus = self.pin_cpus(settings)
         argv = benchmark_argv(binary, remote_model, settings, to_mask(cpus) if cpus else None, self.name,
                               self.report_peak_memory, self.op_profiling)
-        temps_before = read_temps(self.transport, self.profile.thermal_zones)
+        zones = zone_dirs(self.transport, self.profile.thermal_zones)
+        before = read_run_state(self.transport, cpus, zones)   # per run, as the board runner records
         started = time.time()
         done = self.transport.run(argv, timeout=timeout)
         finished = time.time()
-        temps_after = read_temps(self.transport, self.profile.thermal_zones)
+        after = read_run_state(self.transport, cpus, zones)
+        temps_before, temps_after = before["temps_c"], after["temps_c"]
         text = done.stdout + "\n" + done.stderr
         parsed = parse_benchmark_output(text)
         if done.rc != 0 or not parsed.ok:
@@ -160,7 +178,11 @@ class BenchmarkModelRunner:
             tail = "\n".join(parsed.errors) or text.strip()[-600:]
             raise MeasurementError(f"device '{self.device}': {self.name} failed (exit {done.rc}): {tail}",
                                    hint="run the same command on the device by hand (edgekit -v shows it)")
-        return self._result(parsed, cpus, temps_before, temps_after, started, finished, argv)
+        result = self._result(parsed, cpus, temps_before, temps_after, started, finished, argv)
+        governors = [c["governor"] for c in before["cpus"] if c.get("governor")]
+        return dataclasses.replace(result, governor=governors[0] if governors else None,
+                                   throttled=throttled(before, after),
+                                   raw={**result.raw, "before": before, "after": after})
 
     def _result(self, parsed: BenchmarkOutput, cpus: Optional[list[int]], temps_before: dict[str, float],
                 temps_after: dict[str, float], started: float, finished: float, argv: list[str]) -> RunResult:

@@ -26,7 +26,9 @@ from .result import RunResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ScriptRunner", "runner_script_path", "runner_argv", "parse_runner_json", "cpu_spec"]
+__all__ = ["ScriptRunner", "runner_script_path", "runner_argv", "runner_options", "parse_runner_json",
+           "check_runner_doc", "cpu_spec",
+           "to_result"]
 
 NAME = "edgekit-runner"
 
@@ -47,19 +49,29 @@ def cpu_spec(profile: DeviceProfile, settings: RunSettings) -> str:
     return "auto" if cpus is None else to_list(cpus)
 
 
+def runner_options(settings: RunSettings, profile: DeviceProfile) -> dict[str, str]:
+    """The runner's measurement options (``threads``, ``warmup_runs`` …) as strings, in CLI order.
+
+    The one-shot command line (``--warmup-runs 10``) and a serve-mode job line
+    (``"warmup_runs": "10"``) are both built from this, so the two modes cannot drift apart.
+    """
+    delegate = settings.delegate if settings.delegate not in ("", "xnnpack") else "cpu"
+    return {
+        "threads": str(settings.threads),
+        "warmup_runs": str(settings.warmup_runs), "warmup_seconds": repr(float(settings.warmup_seconds)),
+        "runs": str(settings.runs), "min_seconds": repr(float(settings.min_seconds)),
+        "max_seconds": repr(float(settings.max_seconds)),
+        "cpu": cpu_spec(profile, settings), "delegate": delegate,
+        "thermal_zones": ",".join(profile.thermal_zones) or "auto",
+    }
+
+
 def runner_argv(python: str, script: str, model: str, out: str, settings: RunSettings,
                 profile: DeviceProfile) -> list[str]:
     """The command line of one run (an argv list; the transport quotes it once)."""
-    delegate = settings.delegate if settings.delegate not in ("", "xnnpack") else "cpu"
-    argv = [
-        python, script, "--model", model, "--out", out,
-        "--threads", str(settings.threads),
-        "--warmup-runs", str(settings.warmup_runs), "--warmup-seconds", repr(float(settings.warmup_seconds)),
-        "--runs", str(settings.runs), "--min-seconds", repr(float(settings.min_seconds)),
-        "--max-seconds", repr(float(settings.max_seconds)),
-        "--cpu", cpu_spec(profile, settings), "--delegate", delegate,
-        "--thermal-zones", ",".join(profile.thermal_zones) or "auto",
-    ]
+    argv = [python, script, "--model", model, "--out", out]
+    for key, value in runner_options(settings, profile).items():
+        argv += ["--" + key.replace("_", "-"), value]
     return argv
 
 
@@ -72,12 +84,18 @@ def parse_runner_json(text: str, device: str, where: str) -> dict[str, Any]:
             f"device '{device}': the runner's result {where} is corrupt: {exc} "
             f"({len(text)} bytes, starts {text[:60]!r})",
             hint="the device's storage or the transfer failed; run again") from None
+    return check_runner_doc(doc, device, where)
+
+
+def check_runner_doc(doc: Any, device: str, where: str) -> dict[str, Any]:
+    """``doc`` if it is a runner document with valid samples; MeasurementError if it is not."""
     if not isinstance(doc, dict) or doc.get("kind") != "edgekit.run" or "status" not in doc:
         raise MeasurementError(f"device '{device}': {where} is not an edgekit runner result",
                                hint="run again; if it persists, check the runner script on the device")
     if doc["status"] == "ok":
         samples = doc.get("samples_us")
-        if not isinstance(samples, list) or not samples or not all(isinstance(x, (int, float)) for x in samples):
+        # set(map(type, …)): one C-level pass (a result holds up to ~10^5 samples)
+        if not isinstance(samples, list) or not samples or not set(map(type, samples)) <= {int, float}:
             raise MeasurementError(f"device '{device}': {where} has no valid samples_us",
                                    hint="run again; the runner's output was damaged")
     return doc
@@ -95,6 +113,7 @@ class ScriptRunner:
         self.workdir = workdir
         self.script = Path(script) if script else runner_script_path()
         self._remote_script: Optional[str] = None
+        self._script_sha = ""
 
     @property
     def device(self) -> str:
@@ -107,19 +126,32 @@ class ScriptRunner:
 
             sha = sha256_file(self.script)
             pushed = self.workdir.push_content(self.script, "bin", f"edgekit_runner-{sha[:12]}.py", sha)
-            self._remote_script = pushed.remote
+            self._remote_script, self._script_sha = pushed.remote, sha
         return self._remote_script
+
+    def command(self) -> list[str]:
+        """``python`` running the pushed runner only if its sha256 is still the pushed one
+        (:mod:`.verified`); the runner's own arguments follow."""
+        from .verified import verified_command
+
+        script = self.prepare()
+        return verified_command(self.profile.python, script, self._script_sha, getattr(self, "token", "-"))
 
     def run(self, remote_model: str, settings: RunSettings, timeout: float) -> RunResult:
         """Run one measurement; raises DeviceTimeout, MeasurementError, RuntimeIncompatible."""
         script = self.prepare()
         out = self.workdir.new_result_path()
         argv = runner_argv(self.profile.python, script, remote_model, out, settings, self.profile)
+        argv = self.command() + argv[2:]  # [python, script] → the hash-checked start
         done = self.transport.run(argv, timeout=timeout)
         try:
             doc = self._result(done, out)
         finally:
             self.workdir.remove(out)
+        return self.checked(doc, remote_model)
+
+    def checked(self, doc: dict[str, Any], remote_model: str) -> RunResult:
+        """A validated runner document as a RunResult; its error as RuntimeIncompatible or MeasurementError."""
         if doc["status"] != "ok":
             message = str(doc.get("error") or "unknown error")
             incompatible = incompatibility_from_error(message, self.device, remote_model.rsplit("/", 1)[-1])
@@ -129,6 +161,9 @@ class ScriptRunner:
                 f"device '{self.device}': the runner failed ({doc.get('error_kind', 'error')}): {message}",
                 hint=_hint(doc))
         return to_result(doc)
+
+    def close(self) -> None:
+        """Nothing to release: every one-shot run is its own process."""
 
     def _result(self, done: Completed, out: str) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="edgekit-result-") as tmp:

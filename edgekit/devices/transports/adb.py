@@ -14,16 +14,14 @@ below uses its documented-in-source internals ``_open`` / ``_read_until`` /
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import socket
 import stat
 import threading
 import time
-from io import BytesIO
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from edgekit.devices.transports.adb_keys import default_key_path, ensure_adb_key, load_signer
 from edgekit.devices.transports.base import Completed, Transport
@@ -37,7 +35,12 @@ from edgekit.devices.transports.shell_protocol import (
     split_pid,
     split_rc,
 )
+from edgekit.devices.transports.adb_link import _DeadlineFile, _Expired, _StaleLink, _tcp_transport, parse_features
+from edgekit.devices.transports.hostport import split_host_port
 from edgekit.errors import ConfigError, DeviceError, DeviceTimeout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.devices.profile import DeviceProfile
 
 __all__ = ["AdbTransport", "UNAUTHORIZED_HINT", "parse_features"]
 
@@ -47,69 +50,6 @@ UNAUTHORIZED_HINT = (
     "unlock the phone and accept the 'Allow USB debugging?' prompt for this computer "
     "(tick 'Always allow'); the key is {key}"
 )
-
-
-def parse_features(banner: bytes) -> frozenset[str]:
-    """The ``features=`` of a device CNXN banner (``device::k=v;k=v;features=a,b``)."""
-    props = banner.decode("utf-8", "replace").rstrip("\0").partition("::")[2]
-    for item in props.split(";"):
-        key, _, value = item.partition("=")
-        if key == "features":
-            return frozenset(f for f in value.split(",") if f)
-    return frozenset()
-
-
-class _Expired(Exception):
-    """Internal: the deadline passed; ``partial`` holds what was read (for the pid)."""
-
-    def __init__(self, partial: bytes = b"") -> None:
-        super().__init__("deadline passed")
-        self.partial = partial
-
-
-class _StaleLink(Exception):
-    """Internal: the cached connection failed before the service was opened (safe to retry)."""
-
-
-class _DeadlineFile(BytesIO):
-    """A real file behind a BytesIO (what adb-shell's push and pull accept), with a deadline."""
-
-    def __init__(self, fh: IO[bytes], deadline: float) -> None:
-        super().__init__()
-        self._fh, self._deadline, self.started = fh, deadline, False
-
-    def _tick(self) -> None:
-        if time.monotonic() > self._deadline:
-            raise _Expired
-        self.started = True
-
-    def read(self, size: int | None = -1) -> bytes:
-        self._tick()
-        return self._fh.read(size)
-
-    def write(self, data: Any) -> int:
-        self._tick()
-        return self._fh.write(data)
-
-
-def _tcp_transport(host: str, port: int) -> Any:
-    """adb-shell's TcpTransport, fixed to notice EOF and to send whole packets."""
-    from adb_shell.transport.tcp_transport import TcpTransport
-
-    class _Tcp(TcpTransport):  # type: ignore[misc]
-        def bulk_read(self, numbytes: int, transport_timeout_s: float | None) -> bytes:
-            data = super().bulk_read(numbytes, transport_timeout_s)
-            if numbytes and not data:
-                raise ConnectionResetError(errno.ECONNRESET, "connection closed by the device")
-            return data
-
-        def bulk_write(self, data: bytes, transport_timeout_s: float | None) -> int:
-            view, sent = memoryview(data), 0
-            while sent < len(view):
-                sent += super().bulk_write(view[sent:], transport_timeout_s)
-            return sent
-
-    return _Tcp(host, port)
 
 
 class AdbTransport(Transport):
@@ -128,6 +68,28 @@ class AdbTransport(Transport):
     Attributes:
         features: the device's ADB features from its CNXN banner (after connecting).
     """
+
+    @classmethod
+    def from_profile(cls, profile: "DeviceProfile") -> "AdbTransport":
+        """A phone's adbd, directly (the ``adb`` registry entry): TCP ``host[:port]`` or a USB serial."""
+        c, name = profile.connection, profile.name
+        host, port, serial = c.host or None, c.port or 5555, c.serial or None
+        if host is not None:  # "127.0.0.1:5599", as `adb connect` takes it
+            host, port = split_host_port(host, port, f"device '{name}': connection.host")
+        if host is None and serial and ":" in serial:  # "192.168.1.20:5555" is ADB over TCP
+            host, port = split_host_port(serial, 5555, f"device '{name}': connection.serial")
+            serial = None
+        if host is None and serial is None:
+            raise ConfigError(f"device '{name}': transport adb needs connection.host (ADB over TCP) "
+                              "or connection.serial (USB)",
+                              hint="`adb devices` lists serials; pass --serial or --host")
+        return cls(device=name, serial=serial, host=host, port=port, key_path=c.key or None)
+
+    @staticmethod
+    def address(profile: "DeviceProfile") -> str:
+        """Where the device is reached (its lease key until its facts name the physical device)."""
+        c = profile.connection
+        return f"adb:{c.serial or f'{c.host}:{c.port or 5555}'}"
 
     def __init__(
         self,

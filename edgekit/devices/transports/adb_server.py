@@ -22,13 +22,14 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import adbutils
 from adbutils import AdbClient, AdbConnection, AdbError
 
 from edgekit.devices.transports.adb import UNAUTHORIZED_HINT
 from edgekit.devices.transports.base import Completed, Transport
+from edgekit.devices.transports.line_stream import LineStream
 from edgekit.devices.transports.shell_protocol import (
     CLOSE_STDIN,
     PID_PREFIX,
@@ -39,7 +40,11 @@ from edgekit.devices.transports.shell_protocol import (
     split_pid,
     split_rc,
 )
+from edgekit.devices.transports.hostport import split_host_port
 from edgekit.errors import ConfigError, DeviceError, DeviceTimeout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.devices.profile import DeviceProfile
 
 __all__ = ["AdbServerTransport"]
 
@@ -87,6 +92,23 @@ class AdbServerTransport(Transport):
         server_port: the adb server's port.
         connect_timeout: seconds for each exchange with the server.
     """
+
+    @classmethod
+    def from_profile(cls, profile: "DeviceProfile") -> "AdbServerTransport":
+        """A phone through an adb server (the ``adb-server`` registry entry): ``connection.serial``."""
+        c, name = profile.connection, profile.name
+        server_host, server_port = split_host_port(c.server or "127.0.0.1:5037", 5037,
+                                                   f"device '{name}': connection.server")
+        if not c.serial:
+            raise ConfigError(f"device '{name}': transport adb-server needs connection.serial",
+                              hint="`adb devices` on the server host lists them; pass --serial")
+        return cls(device=name, serial=c.serial, server_host=server_host or "127.0.0.1", server_port=server_port)
+
+    @staticmethod
+    def address(profile: "DeviceProfile") -> str:
+        """Where the device is reached (its lease key until its facts name the physical device)."""
+        c = profile.connection
+        return f"adb-server:{c.server or '127.0.0.1:5037'}/{c.serial}"
 
     def __init__(self, device: str, serial: str, server_host: str = "127.0.0.1",
                  server_port: int = 5037, connect_timeout: float = 10.0) -> None:
@@ -245,6 +267,27 @@ class AdbServerTransport(Transport):
                 return
             sink(data)
 
+    supports_streams = True  # on devices with shell_v2; see open_stream
+
+    def open_stream(self, argv: Sequence[str]) -> LineStream:
+        """Start ``argv`` on one shell v2 service connection kept open (:mod:`.line_stream`).
+
+        Raises NotImplementedError on devices without ``shell_v2`` (Android < 7): there stdin
+        cannot be closed, and callers fall back to one process per command.
+        """
+        command = self.quote([str(a) for a in argv])
+        deadline = time.monotonic() + self.connect_timeout
+        dev = self._device(deadline)
+        if not (self._features and "shell_v2" in self._features):
+            raise NotImplementedError(f"device '{self.device}' has no shell_v2: no long-lived streams")
+        try:
+            conn = self._open(dev, f"shell,v2,raw:{PID_PREFIX}{command}", deadline)
+        except Exception as exc:
+            raise self._error(exc) from exc
+        from edgekit.devices.transports.adb_server_stream import AdbServerLineStream
+
+        return AdbServerLineStream(self, conn, command)
+
     def _kill(self, pid: int | None) -> None:
         if pid is None:
             log.warning("device %s: timed-out command reported no pid; cannot kill it", self.device)
@@ -326,3 +369,4 @@ class AdbServerTransport(Transport):
             return self._unreachable(f"connection lost during {what}: {exc}",
                                      hint="check the device's power, cable or network, then retry")
         return self._error(exc)
+

@@ -11,9 +11,12 @@ import abc
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ...errors import ConfigError, DeviceUnreachable
+
+if TYPE_CHECKING:
+    from .line_stream import LineStream
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,17 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def pull(self, remote: str, local: Path, timeout: float) -> None:
         """Copy ``remote`` from the device to ``local``."""
+
+    #: whether :meth:`open_stream` works on this transport
+    supports_streams: bool = False
+
+    def open_stream(self, argv: Sequence[str]) -> "LineStream":
+        """Start ``argv`` and keep it running, spoken to in lines (:mod:`.line_stream`).
+
+        The process dies with the stream: :meth:`LineStream.close` ends its stdin and waits,
+        :meth:`LineStream.kill` kills it (and its process group) at once.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot keep a process open")
 
     @property
     def target(self) -> str:

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import logging
 import os
+import select
+import secrets
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from edgekit.devices.transports.base import Completed, Transport
+from edgekit.devices.transports.line_stream import LineStream, StreamClosed
 from edgekit.errors import DeviceError, DeviceTimeout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.devices.profile import DeviceProfile
 
 __all__ = ["LocalTransport"]
 
@@ -37,6 +43,18 @@ class LocalTransport(Transport):
             ``remote`` paths in :meth:`push` / :meth:`pull`; the current directory
             when ``None``.
     """
+
+    @classmethod
+    def from_profile(cls, profile: "DeviceProfile") -> "LocalTransport":
+        """This host (the ``local`` registry entry)."""
+        return cls(device=profile.name)
+
+    @staticmethod
+    def address(profile: "DeviceProfile") -> str:
+        """Where the device is reached (its lease key until its facts name the physical device)."""
+        import socket
+
+        return f"local:{socket.gethostname()}"
 
     def __init__(self, device: str = "host", workdir: str | os.PathLike[str] | None = None) -> None:
         self.device = device
@@ -101,6 +119,22 @@ class LocalTransport(Transport):
             seconds=time.monotonic() - start,
         )
 
+    supports_streams = True
+
+    def open_stream(self, argv: Sequence[str]) -> LineStream:
+        """Start ``argv`` in its own process group with stdin/stdout/stderr pipes."""
+        args = tuple(str(a) for a in argv)
+        if not args:
+            raise ValueError("argv must not be empty")
+        try:
+            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    cwd=self.workdir, start_new_session=True)
+        except OSError as exc:  # exit codes as a shell would report them (see run)
+            raise StreamClosed(f"device '{self.device}': cannot start `{self.quote(args)}`: {exc.strerror or exc}",
+                               hint="check the program path", device=self.device,
+                               exit_code=127 if isinstance(exc, FileNotFoundError) else 126) from exc
+        return _LocalLineStream(self.device, self.quote(args), proc)
+
     def push(self, local: Path, remote: str, timeout: float) -> None:
         """Copy ``local`` to ``remote`` (relative to ``workdir``), creating parent dirs."""
         source = self._push_source(local)
@@ -127,10 +161,13 @@ class LocalTransport(Transport):
 
     def _copy(self, source: Path, dest: Path, timeout: float, what: str) -> None:
         start = time.monotonic()
-        partial = dest.with_name(dest.name + ".partial")
+        # an unpredictable name, opened O_EXCL | O_NOFOLLOW: never a file or link planted there
+        partial = dest.with_name(f"{dest.name}.{secrets.token_hex(6)}.partial")
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, partial)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
             shutil.copymode(source, partial)
             os.replace(partial, dest)
         except OSError as exc:
@@ -166,3 +203,69 @@ class LocalTransport(Transport):
                 if pipe is not None:
                     pipe.close()
             proc.wait(timeout=_REAP_SECONDS)
+
+
+class _LocalLineStream(LineStream):
+    """A local process behind pipes, in its own process group (killed as a group)."""
+
+    def __init__(self, device: str, command: str, proc: subprocess.Popen[bytes]) -> None:
+        super().__init__(device, command)
+        self.proc = proc
+        assert proc.stdout is not None and proc.stderr is not None
+        self._fds = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
+
+    def _recv(self, timeout: float) -> tuple[bytes, bytes] | None:
+        if not self._fds:
+            return b"", b""
+        ready, _, _ = select.select(list(self._fds), [], [], timeout)
+        if not ready:
+            return None
+        out, err = b"", b""
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if self._fds[fd] == "out":
+                if not data:
+                    self._fds.clear()  # stdout closed: the stream is over
+                    return b"", b""
+                out += data
+            elif data:
+                err += data
+            else:
+                del self._fds[fd]
+        return (out, err) if out or err else None
+
+    def _send(self, data: bytes) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        stdin.write(data)
+        stdin.flush()
+
+    def _close(self, timeout: float) -> int | None:
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+        self._release()
+        return self.proc.returncode
+
+    def _kill(self) -> None:
+        LocalTransport._kill_group(self.proc)
+        try:
+            self.proc.wait(timeout=_REAP_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.warning("device %s: `%s` (pid %d) did not die", self.device, self.command, self.proc.pid)
+        self._release()
+
+    def _release(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        self._fds.clear()

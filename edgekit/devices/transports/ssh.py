@@ -1,11 +1,10 @@
 """The SSH transport (Coral Dev Board, Jetson, Raspberry Pi) on paramiko.
 
-Key authentication only, host keys verified against ``known_hosts`` unless the user
-explicitly opts out. Commands are quoted once (:meth:`Transport.quote`) and prefixed with a
-line that reports the remote shell's pid on stderr, so that a timed-out command can be
-killed on the device (sshd does not kill a command when its channel closes). Pushes go to
-``<remote>.partial`` and are renamed into place, so an interrupted push never leaves a
-complete-looking file.
+Key authentication only; host keys as OpenSSH checks them (:mod:`.ssh_hostkeys`). Commands
+are quoted once (:meth:`Transport.quote`) and prefixed with a line reporting the remote
+shell's pid on stderr, so a timed-out command can be killed on the device (sshd does not
+kill a command when its channel closes). Pushes go to ``<remote>.partial`` and are renamed
+into place, so an interrupted push never leaves a complete-looking file.
 """
 
 from __future__ import annotations
@@ -20,13 +19,19 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import paramiko
 
 from edgekit.devices.transports.base import Completed, Transport
+from edgekit.devices.transports.line_stream import LineStream
 from edgekit.devices.transports.shell_protocol import PID_PREFIX, kill_script, split_pid
+from edgekit.devices.transports.hostport import split_host_port
+from edgekit.devices.transports.ssh_hostkeys import connect_client, describe_error as _describe
 from edgekit.errors import ConfigError, DeviceError, DeviceTimeout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.devices.profile import DeviceProfile
 
 __all__ = ["SshTransport"]
 
@@ -41,27 +46,6 @@ class _Expired(Exception):
     """Internal: the call's deadline passed."""
 
 
-class _UnknownHostKey(paramiko.SSHException):
-    """The server's host key is not in known_hosts (raised by :class:`_RejectUnknown`)."""
-
-
-class _RejectUnknown(paramiko.RejectPolicy):
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        raise _UnknownHostKey(f"host key {key.get_name()} {key.fingerprint} is not in known_hosts")
-
-
-class _WarnAndAccept(paramiko.AutoAddPolicy):
-    def __init__(self, device: str) -> None:
-        self.device = device
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        log.warning(
-            "device %s: accepting host key %s %s of %s WITHOUT verification "
-            "(insecure_accept_host_key)", self.device, key.get_name(), key.fingerprint, hostname,
-        )
-        super().missing_host_key(client, hostname, key)
-
-
 class SshTransport(Transport):
     """Runs commands and moves files over SSH (exec channels and SFTP).
 
@@ -74,11 +58,32 @@ class SshTransport(Transport):
             running ssh-agent are tried. Passwords are never used.
         known_hosts: the known_hosts file host keys are verified against
             (default ``~/.ssh/known_hosts``).
-        insecure_accept_host_key: accept any host key without verification (logged as
-            a warning). Only for throwaway boards on a trusted network.
+        insecure_accept_host_key: trust an UNKNOWN host on first use and save its key to
+            ``known_hosts`` (logged as a warning); a changed key is always refused
+            (:mod:`.ssh_hostkeys`).
         connect_timeout: seconds for TCP connect, SSH banner and authentication.
         keepalive_s: interval of SSH keepalives, so a dead link is noticed.
     """
+
+    @classmethod
+    def from_profile(cls, profile: "DeviceProfile") -> "SshTransport":
+        """A board over SSH (the ``ssh`` registry entry): ``connection.host`` is required."""
+        import getpass
+
+        c = profile.connection
+        if not c.host:
+            raise ConfigError(f"device '{profile.name}': transport ssh needs connection.host",
+                              hint="set [connection] host, or pass --host")
+        host, port = split_host_port(c.host, c.port or 22, f"device '{profile.name}': connection.host")
+        return cls(device=profile.name, host=host, user=c.user or getpass.getuser(), port=port,
+                   key_path=c.key or None, known_hosts=c.known_hosts or None,
+                   insecure_accept_host_key=c.insecure_accept_host_key)
+
+    @staticmethod
+    def address(profile: "DeviceProfile") -> str:
+        """Where the device is reached (its lease key until its facts name the physical device)."""
+        c = profile.connection
+        return f"ssh:{c.user}@{c.host}:{c.port or 22}"
 
     def __init__(
         self,
@@ -129,68 +134,8 @@ class SshTransport(Transport):
                     return self._client
                 log.info("device %s: SSH connection lost, reconnecting", self.device)
                 self.close()
-            self._client = self._connect()
+            self._client = connect_client(self)
             return self._client
-
-    def _connect(self) -> paramiko.SSHClient:
-        if self.key_path is not None and not self.key_path.is_file():
-            raise ConfigError(
-                f"SSH key for device '{self.device}' not found: {self.key_path}",
-                hint="fix key_path in the device profile, or create a key with ssh-keygen",
-            )
-        client = paramiko.SSHClient()
-        if self.insecure_accept_host_key:
-            client.set_missing_host_key_policy(_WarnAndAccept(self.device))
-        else:
-            if self.known_hosts.is_file():
-                client.load_host_keys(str(self.known_hosts))
-            client.set_missing_host_key_policy(_RejectUnknown())
-        timeout = self.connect_timeout
-        try:
-            client.connect(
-                hostname=self.host, port=self.port, username=self.user, password=None,
-                key_filename=str(self.key_path) if self.key_path else None,
-                look_for_keys=self.key_path is None, allow_agent=self.key_path is None,
-                timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
-                channel_timeout=timeout,
-            )
-        except Exception as exc:
-            client.close()
-            raise self._connect_error(exc) from exc
-        transport = client.get_transport()
-        assert transport is not None
-        transport.set_keepalive(self.keepalive_s)
-        log.debug("device %s: connected to %s", self.device, self.target)
-        return client
-
-    def _connect_error(self, exc: BaseException) -> DeviceError:
-        keyscan = f"ssh-keyscan -p {self.port} {self.host} >> {self.known_hosts}"
-        key = f"key {self.key_path}" if self.key_path else "your default keys (~/.ssh/id_*, agent)"
-        if isinstance(exc, _UnknownHostKey):
-            return self._unreachable(
-                f"unknown host key ({exc})",
-                hint=f"verify the board's key and add it: `{keyscan}`, or pass "
-                "--insecure-accept-host-key (insecure_accept_host_key = true) on a trusted network",
-            )
-        if isinstance(exc, paramiko.BadHostKeyException):
-            return self._unreachable(
-                "the host key does not match known_hosts (reflashed board, or someone in the middle)",
-                hint=f"if the board was reflashed: `ssh-keygen -f {self.known_hosts} -R "
-                f"'[{self.host}]:{self.port}'` then `{keyscan}`",
-            )
-        if isinstance(exc, paramiko.AuthenticationException) or (
-            isinstance(exc, paramiko.SSHException) and "authentication methods" in str(exc)
-        ):
-            return self._unreachable(
-                f"authentication as '{self.user}' with {key} was refused",
-                hint=f"install the public key on the board: `ssh-copy-id -i {self.key_path or '~/.ssh/id_ed25519'} "
-                f"-p {self.port} {self.user}@{self.host}` (Coral: `mdt pushkey`), and check key_path",
-            )
-        return self._unreachable(
-            _describe(exc),
-            hint=f"check that the board is powered and on the network and that "
-            f"`ssh -p {self.port} {self.user}@{self.host}` works",
-        )
 
     def _open_session(self, deadline: float) -> paramiko.Channel:
         """A new exec channel; reconnects once if the cached connection went stale."""
@@ -293,6 +238,26 @@ class SshTransport(Transport):
         except (_Expired, DeviceError, *_LINK_ERRORS):
             log.warning("device %s: could not kill timed-out process %d", self.device, pid, exc_info=True)
 
+    supports_streams = True
+
+    def open_stream(self, argv: Sequence[str]) -> LineStream:
+        """Start ``argv`` on one exec channel that stays open; see :meth:`Transport.open_stream`.
+
+        Closing the channel closes the command's stdin and stdout (edgekit's runner exits
+        then, even mid-job); :meth:`LineStream.kill` also kills its process group by the pid
+        the command line reports, over a second channel.
+        """
+        command = self.quote([str(a) for a in argv])
+        channel = self._open_session(time.monotonic() + self.connect_timeout)
+        try:
+            channel.exec_command(PID_PREFIX + command)
+        except _LINK_ERRORS as exc:
+            channel.close()
+            self.close()
+            raise self._unreachable(f"cannot start `{command}`: {_describe(exc)}",
+                                    hint="check the board and its sshd") from exc
+        return _SshLineStream(self, channel, command)
+
     # -- files ---------------------------------------------------------------------------
 
     def push(self, local: Path, remote: str, timeout: float) -> None:
@@ -385,14 +350,50 @@ def _remaining(deadline: float, floor: float = 0.0) -> float:
     return max(deadline - time.monotonic(), floor)
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-        errors = {e.strerror or str(e) for e in exc.errors.values()}
-        return "; ".join(sorted(errors)) or "connection refused"
-    if isinstance(exc, socket.gaierror):
-        return f"cannot resolve host name ({exc.strerror})"
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "timed out"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+class _SshLineStream(LineStream):
+    """One exec channel kept open: stdout lines, stderr tail, the remote shell's pid."""
+
+    def __init__(self, transport: SshTransport, channel: paramiko.Channel, command: str) -> None:
+        super().__init__(transport.device, command)
+        self.transport = transport
+        self.channel = channel
+        self._head = bytearray()      # stderr until the pid line is complete
+        self._head_done = False
+
+    def _recv(self, timeout: float) -> tuple[bytes, bytes] | None:
+        channel = self.channel
+        out = channel.recv(_CHUNK) if channel.recv_ready() else b""
+        err = channel.recv_stderr(_CHUNK) if channel.recv_stderr_ready() else b""
+        if err and not self._head_done:
+            self._head += err
+            if b"\n" not in self._head:
+                err = b""
+            else:
+                self._head_done = True
+                err = split_pid(bytes(self._head))[1]
+        if out or err:
+            return out, err
+        if channel.closed or channel.eof_received:
+            if not channel.recv_ready() and not channel.recv_stderr_ready():
+                return b"", b""
+            return None
+        select.select([channel], [], [], min(timeout, 1.0))
+        return None
+
+    def _send(self, data: bytes) -> None:
+        self.channel.sendall(data)
+
+    def _close(self, timeout: float) -> int | None:
+        channel = self.channel
+        try:
+            channel.shutdown_write()
+            if channel.status_event.wait(timeout):
+                return channel.recv_exit_status()
+            self._kill()
+            return None
+        finally:
+            channel.close()
+
+    def _kill(self) -> None:
+        self.channel.close()
+        self.transport._kill(bytearray(self._head))
