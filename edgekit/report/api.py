@@ -125,13 +125,14 @@ def _plots(content: ReportContent, plot_dir: Path, formats: Sequence[str], progr
     for dev in content.devices:
         col = content.paper_columns.get(dev) if content.paper_in_plots else None
         jobs.append((f"quality_vs_latency_{plots.slug(dev)}", f"{dev}: {s.metric} vs latency",
-                     "Median latency with p10–p90 whiskers; dashed step line = Pareto frontier; "
-                     "red edge and ⚠ = flagged run."
+                     "Median latency; error bars are 95 % intervals (of the median; of top-1, Wilson); dashed "
+                     "step line = Pareto frontier (beyond noise unless exact); red edge and ⚠ = flagged run."
                      + (f" Grey × = {PAPER_LABEL} on the matching phone." if col else ""),
                      lambda stem, dev=dev, col=col: plots.plot_quality_vs_latency(d, fr, dev, stem, formats, col)))
     if content.devices:
         jobs.append(("latency_by_model", "Latency per model and variant",
-                     "One panel per device; bars are medians, whiskers p10–p90, hatched bars are flagged runs.",
+                     "One panel per device; bars are medians, whiskers their 95 % intervals (the spread the tool "
+                     "printed where no samples were kept), hatched bars are flagged runs.",
                      lambda stem: plots.plot_latency_by_model(d, content.devices, stem, formats)))
         jobs.append(("float_vs_int8", "Float vs int8 speed-up",
                      "fp32 median ÷ int8 median per model and device; below the dashed 1× line int8 is slower.",

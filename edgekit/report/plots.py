@@ -322,7 +322,7 @@ def _first(cands: Sequence[Candidate], key: tuple[str, Any], variant: str) -> Op
 
 
 def plot_latency_by_model(data: ReportData, devices: Sequence[str], stem: Path, formats: Sequence[str]) -> list[Path]:
-    """Median latency per model, one panel per device, one bar per variant (p10–p90 whiskers)."""
+    """Median latency per model, one panel per device, one bar per variant (whiskers: the median's 95 % CI)."""
     if not devices or not data.candidates:
         return []
     keys, titles = _rows(data)
