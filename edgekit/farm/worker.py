@@ -272,6 +272,8 @@ class DeviceWorker(threading.Thread):
             self._fail(job, _reason(exc))
         except DeviceError as exc:
             self._close_session()
+            if ctx.stop.is_set():  # the controller stopped and killed the run: it re-queues the job itself
+                return
             reason = _reason(exc)
             if attempt > ctx.retries:
                 self._fail(job, f"{reason} (gave up after {attempt} attempt{'s' * (attempt > 1)})")
