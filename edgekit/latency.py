@@ -99,8 +99,9 @@ def summarize(m: Measurement) -> Optional[LatencySummary]:
     """The latency of ``m``; None when it has none (a failed run, or nothing printed)."""
     raw = m.raw if isinstance(m.raw, dict) else {}
     fmt = str(raw.get("format") or "")
-    if m.samples_us:
-        st = LatencyStats.from_samples(m.samples_us)
+    if m.samples_us:  # the stored statistics are of these samples; older ones lack the median's interval
+        st = m.stats if m.stats is not None and m.stats.median_ci_lo is not None \
+            else LatencyStats.from_samples(m.samples_us)
         return _from_samples(st, fmt)
     st = m.stats
     aggregate = raw.get("samples_source") == "aggregate"

@@ -94,6 +94,15 @@ class CalibrationSet:
         return generate
 
 
+def call_source(source: Any) -> Any:
+    """What a calibration callable returns (its exception becomes a ConfigError)."""
+    try:
+        return source()
+    except Exception as exc:
+        raise ConfigError(f"the calibration callable raised {type(exc).__name__}: {exc}",
+                          hint="fix the callable; it must return an iterable of samples") from exc
+
+
 def prepare_calibration(source: CalibrationSource, model_input: TensorSpec,
                         samples: Optional[int] = None) -> CalibrationSet:
     """Read, check and split calibration data for a model input.
@@ -184,11 +193,7 @@ def read_source(source: CalibrationSource, sample_shape: tuple[int, ...], limit:
     if isinstance(source, np.ndarray):
         return f"array {source.shape}", source[:limit]
     if callable(source):
-        try:
-            source = source()
-        except Exception as exc:
-            raise ConfigError(f"the calibration callable raised {type(exc).__name__}: {exc}",
-                              hint="fix the callable; it must return an iterable of samples") from exc
+        source = call_source(source)
     if isinstance(source, np.ndarray):
         return f"array {source.shape}", source[:limit]
     try:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..artifact import TensorSpec
 from ..errors import ConfigError
-from .calibration import (DEFAULT_SAMPLES, MAX_HOLDBACK, CalibrationSet, CalibrationSource, array_sha256,
+from .calibration import (DEFAULT_SAMPLES, MAX_HOLDBACK, CalibrationSet, CalibrationSource, array_sha256, call_source,
                           check_array, check_count, split)
 
 
@@ -83,11 +83,7 @@ def _read(source: CalibrationSource, specs: list[TensorSpec], limit: int) -> tup
             raise ConfigError(f"calibration data '{path}' gives one array, but {several}", hint=_savez_hint(names))
         return f"'{path}'", _load_npz(path, names, limit)
     if callable(source) and not isinstance(source, np.ndarray):
-        try:
-            source = source()
-        except Exception as exc:
-            raise ConfigError(f"the calibration callable raised {type(exc).__name__}: {exc}",
-                              hint="fix the callable; it must return an iterable of samples") from exc
+        source = call_source(source)
     if isinstance(source, np.ndarray):
         raise ConfigError(f"calibration data is one array {source.shape}, but {several}",
                           hint="pass a dict {name: array} or a tuple with one array per input")

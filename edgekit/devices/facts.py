@@ -98,7 +98,7 @@ def _read_files(transport: Transport, files: list[str], timeout: float) -> dict[
     return {f: "\n".join(lines) for f, lines in out.items()}
 
 
-def _grep_files(transport: Transport, files: list[str], timeout: float) -> dict[str, str]:
+def grep_files(transport: Transport, files: list[str], timeout: float) -> dict[str, str]:
     """``{path: first line}`` for each of ``files`` that exists (one command)."""
     if not files:
         return {}
@@ -118,7 +118,7 @@ def _sysfs_state(transport: Transport, cpus: Sequence[str], zones: Sequence[str]
                  for leaf in ("scaling_governor", "scaling_cur_freq", "cpuinfo_max_freq")]
     dirs = [z.rstrip("/") for z in zones if z != "auto"]
     zone_files = [f"{d}/{leaf}" for d in dirs for leaf in ("type", "temp")]
-    values = _grep_files(transport, cpu_files + zone_files, timeout)
+    values = grep_files(transport, cpu_files + zone_files, timeout)
     governor: dict[str, str] = {}
     freq: dict[str, dict[str, Optional[int]]] = {}
     for c in cpus:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+from .facts import grep_files
 from .transports.base import Transport
 
 __all__ = ["read_run_state", "throttled", "CPU_DIR", "THERMAL_DIR"]
@@ -32,19 +33,6 @@ def _int(text: Optional[str]) -> Optional[int]:
         return None
 
 
-def _grep(transport: Transport, files: list[str], timeout: float) -> dict[str, str]:
-    """``{path: first line}`` of each file that exists, in one command."""
-    if not files:
-        return {}
-    done = transport.run(["grep", "-H", "-s", ".", *files], timeout=timeout)
-    out: dict[str, str] = {}
-    for line in done.stdout.splitlines():
-        path, sep, value = line.partition(":")
-        if sep and path in files and path not in out:
-            out[path] = value.strip()
-    return out
-
-
 def read_run_state(transport: Transport, cpus: Optional[Sequence[int]], zones: Sequence[str],
                    timeout: float = 15.0, cpu_dir: str = CPU_DIR) -> dict[str, Any]:
     """``{"cpus": [{"cpu", "governor", "cur_freq_khz", "max_freq_khz", "scaling_max_freq_khz"}],
@@ -55,7 +43,7 @@ def read_run_state(transport: Transport, cpus: Optional[Sequence[int]], zones: S
     cpus = list(cpus or [])
     cpu_files = [f"{cpu_dir}/cpu{c}/cpufreq/{leaf}" for c in cpus for leaf in _LEAVES]
     dirs = [z.rstrip("/") for z in zones]
-    values = _grep(transport, cpu_files + [f"{d}/{leaf}" for d in dirs for leaf in ("type", "temp")], timeout)
+    values = grep_files(transport, cpu_files + [f"{d}/{leaf}" for d in dirs for leaf in ("type", "temp")], timeout)
     states = []
     for c in cpus:
         base = f"{cpu_dir}/cpu{c}/cpufreq/"

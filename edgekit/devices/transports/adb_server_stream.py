@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from adbutils import AdbConnection
 
-from edgekit.devices.transports.line_stream import LineStream
+from edgekit.devices.transports.line_stream import WrappedLineStream
 from edgekit.devices.transports.shell_protocol import CLOSE_STDIN, ShellV2Decoder, split_pid
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["AdbServerLineStream"]
 
 
-class AdbServerLineStream(LineStream):
+class AdbServerLineStream(WrappedLineStream):
     """A shell v2 service kept open: stdin packets in, stdout/stderr packets out."""
 
     def __init__(self, transport: "AdbServerTransport", conn: AdbConnection, command: str) -> None:
@@ -32,8 +32,6 @@ class AdbServerLineStream(LineStream):
         self.transport = transport
         self.conn = conn
         self._decoder = ShellV2Decoder()
-        self._head = bytearray()      # stderr until the pid line is complete
-        self._head_done = False
 
     def _recv(self, timeout: float) -> tuple[bytes, bytes] | None:
         sock = self.conn.conn
@@ -49,13 +47,7 @@ class AdbServerLineStream(LineStream):
         out, err = bytes(decoder.stdout), bytes(decoder.stderr)
         decoder.stdout.clear()
         decoder.stderr.clear()
-        if err and not self._head_done:
-            self._head += err
-            if b"\n" not in self._head:
-                err = b""
-            else:
-                self._head_done = True
-                err = split_pid(bytes(self._head))[1]
+        err = self._without_pid_line(err)
         if not out and not err:
             return (b"", b"") if decoder.exit_code is not None else None
         return out, err

@@ -20,6 +20,7 @@ import time
 from typing import Optional
 
 from ...errors import DeviceError, DeviceTimeout
+from .shell_protocol import split_pid
 
 __all__ = ["LineStream", "StreamClosed"]
 
@@ -184,3 +185,24 @@ class LineStream(abc.ABC):
                             + (f"; its stderr ends: {tail}" if tail else ""),
                             hint="the process on the device exited or the link dropped; run again",
                             device=self.device)
+
+
+class WrappedLineStream(LineStream):
+    """A stream whose remote wrapper prints the process's pid line first on stderr
+    (:func:`~edgekit.devices.transports.shell_protocol.kill_script`): stderr is held back until
+    that line is complete, then passed on without it; ``_head`` keeps it for :meth:`_kill`."""
+
+    def __init__(self, device: str, command: str) -> None:
+        super().__init__(device, command)
+        self._head = bytearray()      # stderr until the pid line is complete
+        self._head_done = False
+
+    def _without_pid_line(self, err: bytes) -> bytes:
+        """``err`` as the process wrote it: empty until the wrapper's pid line is complete."""
+        if not err or self._head_done:
+            return err
+        self._head += err
+        if b"\n" not in self._head:
+            return b""
+        self._head_done = True
+        return split_pid(bytes(self._head))[1]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import paramiko
 
 from edgekit.devices.transports.base import Completed, Transport
-from edgekit.devices.transports.line_stream import LineStream
+from edgekit.devices.transports.line_stream import LineStream, WrappedLineStream
 from edgekit.devices.transports.shell_protocol import PID_PREFIX, kill_script, split_pid
 from edgekit.devices.transports.hostport import split_host_port
 from edgekit.devices.transports.ssh_hostkeys import connect_client, describe_error as _describe
@@ -350,27 +350,19 @@ def _remaining(deadline: float, floor: float = 0.0) -> float:
     return max(deadline - time.monotonic(), floor)
 
 
-class _SshLineStream(LineStream):
+class _SshLineStream(WrappedLineStream):
     """One exec channel kept open: stdout lines, stderr tail, the remote shell's pid."""
 
     def __init__(self, transport: SshTransport, channel: paramiko.Channel, command: str) -> None:
         super().__init__(transport.device, command)
         self.transport = transport
         self.channel = channel
-        self._head = bytearray()      # stderr until the pid line is complete
-        self._head_done = False
 
     def _recv(self, timeout: float) -> tuple[bytes, bytes] | None:
         channel = self.channel
         out = channel.recv(_CHUNK) if channel.recv_ready() else b""
         err = channel.recv_stderr(_CHUNK) if channel.recv_stderr_ready() else b""
-        if err and not self._head_done:
-            self._head += err
-            if b"\n" not in self._head:
-                err = b""
-            else:
-                self._head_done = True
-                err = split_pid(bytes(self._head))[1]
+        err = self._without_pid_line(err)
         if out or err:
             return out, err
         if channel.closed or channel.eof_received:
