@@ -296,11 +296,34 @@ def timed_loop(invoke, min_runs, min_seconds, deadline):
             return samples, "max_seconds"
 
 
+def timed_pairs(invoke_a, invoke_b, min_runs, min_seconds, deadline):
+    """Alternate two models inference by inference (A B, B A, A B, ...: the order of each pair
+    alternates) until each has ``min_runs`` samples and ``min_seconds`` have passed in all,
+    or ``deadline`` passes. Pair i of the two sample lists ran microseconds apart."""
+    clock = _clock_ns
+    a, b = [], []
+    start = clock()
+    min_ns = int(min_seconds * 1e9)
+    while True:
+        order = ((invoke_a, a), (invoke_b, b)) if len(a) % 2 == 0 else ((invoke_b, b), (invoke_a, a))
+        for invoke, out in order:
+            t0 = clock()
+            invoke()
+            t1 = clock()
+            out.append((t1 - t0) / 1000.0)
+        if len(a) >= min_runs and t1 - start >= min_ns:
+            return a, b, "runs"
+        if t1 >= deadline:
+            return a, b, "max_seconds"
+
+
 def measure(args, doc):
     """Run the protocol; fields known early (runtime, pinning) go into ``doc`` even on error."""
     started_at = time.time()
     if not os.path.isfile(args.model):
         raise RunnerError("model-missing", "model %s does not exist" % args.model, 2)
+    if args.baseline_model and not os.path.isfile(args.baseline_model):
+        raise RunnerError("model-missing", "baseline model %s does not exist" % args.baseline_model, 2)
     if args.threads < 1 or args.runs < 1 or args.warmup_runs < 0:
         raise RunnerError("bad-args", "--threads and --runs must be >= 1, --warmup-runs >= 0", 2)
     cpus = choose_cpus(args.cpu, args.threads)
@@ -329,15 +352,32 @@ def measure(args, doc):
     inputs = random_inputs(interp, args.seed)
 
     invoke = interp.invoke  # timed as is: no wrapper call inside the samples
+    baseline = None
+    if args.baseline_model:  # an A/B run: both models in this process, interleaved per inference
+        t0 = clock()
+        interp_b = make_interpreter(module, args.baseline_model, args.threads, delegates)
+        baseline = {"model": args.baseline_model, "model_size_bytes": os.path.getsize(args.baseline_model),
+                    "init_us": (clock() - t0) / 1000.0, "inputs": random_inputs(interp_b, args.seed)}
 
     try:
         t0 = clock()
         invoke()
         first_us = (clock() - t0) / 1000.0
         deadline = clock() + int(args.max_seconds * 1e9)
-        warmup, _ = timed_loop(invoke, args.warmup_runs, args.warmup_seconds, deadline) \
-            if (args.warmup_runs > 0 or args.warmup_seconds > 0) else ([], "runs")
-        samples, stopped_by = timed_loop(invoke, args.runs, args.min_seconds, deadline)
+        if baseline is None:
+            warmup, _ = timed_loop(invoke, args.warmup_runs, args.warmup_seconds, deadline) \
+                if (args.warmup_runs > 0 or args.warmup_seconds > 0) else ([], "runs")
+            samples, stopped_by = timed_loop(invoke, args.runs, args.min_seconds, deadline)
+        else:
+            invoke_b = interp_b.invoke
+            t0 = clock()
+            invoke_b()
+            baseline["first_inference_us"] = (clock() - t0) / 1000.0
+            warmup, baseline["warmup_samples_us"], _ = \
+                timed_pairs(invoke, invoke_b, args.warmup_runs, args.warmup_seconds, deadline) \
+                if (args.warmup_runs > 0 or args.warmup_seconds > 0) else ([], [], "runs")
+            samples, baseline["samples_us"], stopped_by = \
+                timed_pairs(invoke, invoke_b, args.runs, args.min_seconds, deadline)
     except Exception as exc:
         raise RunnerError("invoke-failed", "invoke failed: %s" % exc, 3)
 
@@ -372,6 +412,9 @@ def measure(args, doc):
         "started_at": started_at,
         "finished_at": time.time(),
     }
+    if baseline is not None:
+        result["baseline"] = baseline
+        result["interleaved"] = "inference"
     return result
 
 
@@ -439,6 +482,8 @@ def parser(cls=argparse.ArgumentParser):
     p.add_argument("--out", default="")
     p.add_argument("--thermal-zones", default="auto", help="auto | none | comma-separated zone dirs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--baseline-model", default="",
+                   help="A/B: also measure this model, alternating with --model inference by inference")
     return p
 
 

@@ -10,7 +10,9 @@ and the real DeviceSession, then prints
   device holds a job (overhead included),
 * the controller's overhead per job = job duration − runner time (health check, push check,
   job hand-over, result, commit): median over the jobs after each device's first, and the
-  first job's (which also opens the session: facts, runtime probe, runner start),
+  first job's (which also opens the session: SSH connection, one opening command with the
+  work dir, facts and the health check's 0.5 s window, then the runner's start and imports;
+  see ``edgekit/devices/session_open.py``),
 * where that overhead goes: the controller's own bookkeeping (leases, claim, commit), the
   health check, and the session around the runner.
 

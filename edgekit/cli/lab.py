@@ -83,7 +83,8 @@ def run_command(
 @lab_app.command("gate")
 def gate_command(
     results: Path = typer.Argument(..., help="A results JSON written by `edgekit lab run --json`."),
-    baseline: Path = typer.Option(..., "--baseline", help="The baseline results JSON."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="The baseline results JSON (not needed "
+                                            "when every job has an in-run baseline: lab `baseline` key)."),
     margin_pct: float = _MARGIN_PCT,
     confidence: float = _CONFIDENCE,
     missing: str = _MISSING,
@@ -92,6 +93,11 @@ def gate_command(
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write results + verdicts here ('-': stdout)."),
     aggregate_only: Optional[str] = _AGG_ONLY,
+    paired_rule: str = typer.Option("significant", "--paired-rule", help="Jobs with an in-run baseline: "
+                                    "significant (95 % lower bound > 0 and estimate > margin) | bound (lower "
+                                    "bound > margin)."),
+    paired_method: str = typer.Option("t", "--paired-method", help="Jobs with an in-run baseline: the interval "
+                                      "of the paired sessions' log ratios, t | signed-rank."),
 ) -> None:
     """Judge an existing results file against a baseline (exit 1 when a job regressed or failed)."""
     from ..errors import ConfigError
@@ -99,12 +105,15 @@ def gate_command(
     from ..farm.results import read_results
 
     doc = read_results(results)
+    if baseline is None and not any(isinstance(j.get("baseline"), dict) for j in doc["jobs"]):
+        raise ConfigError(f"results file '{results}' has no job with an in-run baseline, and no --baseline was given",
+                          hint="pass --baseline <earlier results.json>, or give the lab's jobs a `baseline` key")
     recorded = ((doc.get("gate") or {}).get("settings") or {}).get("aggregate_only")  # the lab's, from `lab run`
     choice = aggregate_only or recorded or "fail"
     if choice not in AGGREGATE_ONLY_CHOICES:
         raise ConfigError(f"--aggregate-only {choice!r} is not valid", hint="one of: fail, pass")
     settings = dataclasses.replace(_gate_settings(margin_pct, confidence, max_quality_drop, missing),
-                                   aggregate_only=choice)
+                                   aggregate_only=choice, paired_rule=paired_rule, paired_method=paired_method)
     _finish(doc, _baseline(baseline), baseline, settings, junit, json_out, markdown)
 
 
@@ -208,9 +217,9 @@ def _finish(doc: dict[str, Any], base_doc: Optional[dict[str, Any]], baseline: O
 def _print_results(doc: dict[str, Any], report: Any, written: list[tuple[str, Path]]) -> None:
     c = render.console()
     cols = ["job", "device", "median ms", "p90 ms", "cv"]
-    with_base = report.baseline is not None
+    with_base = report.baseline is not None or any(v.rule for v in report.verdicts)
     with_reason = any(v.failing for v in report.verdicts)
-    cols += ["baseline ms", "change (CI)"] * with_base + ["verdict"] + ["reason"] * with_reason
+    cols += ["baseline ms", "change (CI)", "rule"] * with_base + ["verdict"] + ["reason"] * with_reason
     rows = []
     for job in doc["jobs"]:
         v = report.verdict(job["name"])
@@ -219,7 +228,7 @@ def _print_results(doc: dict[str, Any], report: Any, written: list[tuple[str, Pa
             else _ms(lat.get("mean_us")) + " (mean)" * bool(lat)   # a phone tool that printed no median
         row = [escape(job["name"]), escape(job.get("device") or "—"), med, _ms(lat.get("p90_us")),
                f"{lat['cv']:.3f}" if lat.get("cv") is not None else "—"]
-        row += [_ms(v.baseline_us), _change(v)] * with_base + [v.status]
+        row += [_ms(v.baseline_us), _change(v), escape(v.rule or "—")] * with_base + [v.status]
         rows.append(row + [escape(v.reason) if v.failing else ""] * with_reason)
     counts = doc["counts"]
     c.print(render.table(

@@ -18,7 +18,7 @@ import typer
 from ..errors import EdgekitError
 from . import render
 
-COMMAND_MODULES = ("convert", "evaluate", "devices", "deploy", "edgetpu", "lab", "report", "run", "store")
+COMMAND_MODULES = ("convert", "evaluate", "devices", "deploy", "edgetpu", "lab", "predict", "report", "run", "store")
 
 app = typer.Typer(
     name="edgekit",

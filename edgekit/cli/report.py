@@ -49,6 +49,9 @@ def report_command(
                                "(by default they decide only beyond noise and list tie groups)."),
     include_emulated: bool = typer.Option(False, "--include-emulated", help="Compare measurements from emulated "
                                           "devices too (their timings say nothing about real hardware)."),
+    predict: Optional[List[str]] = typer.Option(None, "--predict", help="Add predicted points for the models "
+                                                "this device has not measured, from its fitted latency predictor "
+                                                "(repeatable; labelled predicted, never on a frontier)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Which model to ship on which device: Pareto frontiers, recommendation, tables, plots."""
@@ -63,7 +66,7 @@ def report_command(
                         max_latency_ms=max_latency_ms, max_size_kb=max_size_kb, min_quality=_quality(min_quality),
                         formats=formats, paper=paper, title=title, progress=progress, policy=policy,
                         flagged="exclude" if exclude_flagged else "mark", manifests=manifest or (),
-                        selection=selection, exact=exact, emulated=include_emulated)
+                        selection=selection, exact=exact, emulated=include_emulated, predict=predict or ())
     scale = result.data.scale
     if as_json:
         render.print_json(_json(result, describe))
@@ -81,6 +84,13 @@ def report_command(
             rows.append([name or "any (size only)", f"nothing qualifies — closest: {near}", "", "", "", ""])
     c.print(render.table("Recommendation", ["device", "model · variant", scale.metric, "median ms", "size KB",
                                             "flags"], rows))
+    predicted = [p for group in result.predicted.values() for p in group]
+    if predicted:
+        c.print(render.table("Predicted, not measured (for reference: never on a frontier or recommended)",
+                             ["device", "model · variant", scale.metric, "predicted ms", "interval ms", "", "stale"],
+                             [[p.device or "", p.label, scale.show(p.quality), f"{p.median_ms:.3g}",
+                               f"{p.interval_lo_ms:.3g}–{p.interval_hi_ms:.3g} ({(p.interval_level or 0) * 100:.0f} %)",
+                               "predicted", "yes" if p.stale else "no"] for p in predicted]))
     for note in result.data.notes:
         c.print(f"[yellow]note[/]: {escape(note)}")
     for fmt, paths in result.files.items():
@@ -98,6 +108,11 @@ def _json(result: Any, describe: Any) -> dict[str, Any]:
                             for k, r in result.recommendations.items()},
         "frontiers": {k: [c.label for c in v] for k, v in result.frontiers.items()},
         "notes": result.data.notes,
+        "predicted": {dev: [{"label": p.label, "artifact_sha256": p.artifact_sha256, "predicted": True,
+                             "predicted_ms": p.median_ms, "interval_ms": [p.interval_lo_ms, p.interval_hi_ms],
+                             "interval_level": p.interval_level, "stale": p.stale,
+                             "warnings": list(p.prediction_warnings)} for p in group]
+                      for dev, group in result.predicted.items()},
     }
 
 

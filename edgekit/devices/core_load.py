@@ -23,7 +23,7 @@ from .transports.base import Transport
 
 log = logging.getLogger(__name__)
 
-__all__ = ["core_busy", "parse_proc_stat", "pinned_core", "BUSY_CORE_FRACTION"]
+__all__ = ["core_busy", "busy_from_output", "parse_proc_stat", "pinned_core", "window_script", "BUSY_CORE_FRACTION"]
 
 #: a pinned core busier than this over the window makes the device "busy"
 BUSY_CORE_FRACTION = 0.5
@@ -55,15 +55,25 @@ def core_busy(transport: Transport, window_s: float = 0.5, timeout: float = 10.0
     A core that was offline in either reading (or saw no ticks) is left out. Raises
     DeviceError when the device has no readable ``/proc/stat``.
     """
-    script = (f"grep '^cpu[0-9]' /proc/stat; echo {_SEPARATOR}; sleep {window_s:g}; "
-              "grep '^cpu[0-9]' /proc/stat")
-    done = transport.run(["sh", "-c", script], timeout=timeout + window_s)
-    before_text, sep, after_text = done.stdout.partition(_SEPARATOR)
-    if not done.ok or not sep:
-        raise DeviceError(f"device '{transport.device}': cannot read /proc/stat "
-                          f"(exit {done.rc}: {done.stderr.strip()[:200]})",
+    done = transport.run(["sh", "-c", window_script(window_s)], timeout=timeout + window_s)
+    return busy_from_output(done.stdout, done.rc, done.stderr, transport.device)
+
+
+def window_script(window_s: float = 0.5) -> str:
+    """The device command of :func:`core_busy`: two ``/proc/stat`` readings ``window_s`` apart."""
+    return (f"grep '^cpu[0-9]' /proc/stat; echo {_SEPARATOR}; sleep {window_s:g}; "
+            "grep '^cpu[0-9]' /proc/stat")
+
+
+def busy_from_output(stdout: str, rc: int, stderr: str, device: str) -> dict[int, float]:
+    """:func:`core_busy`'s result from :func:`window_script`'s output (also run inside a
+    session's opening command, :mod:`.session_open`)."""
+    before_text, sep, after_text = stdout.partition(_SEPARATOR)
+    if rc != 0 or not sep:
+        raise DeviceError(f"device '{device}': cannot read /proc/stat "
+                          f"(exit {rc}: {stderr.strip()[:200]})",
                           hint="the idle check needs a Linux /proc; check the device's shell",
-                          device=transport.device)
+                          device=device)
     before, after = parse_proc_stat(before_text), parse_proc_stat(after_text)
     busy: dict[int, float] = {}
     for core, (idle1, total1) in after.items():

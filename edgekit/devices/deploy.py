@@ -23,7 +23,8 @@ from ..store import Store, StoreArg, close_if_owned, open_store
 from ..tflite.model_file import ModelFile, read_model
 from .profile import DeviceProfile, get_profile
 from .replicate import combine_sessions
-from .session import DeviceSession, guess_variant
+from .session import DeviceSession
+from .variant_guess import guess_variant
 
 log = logging.getLogger(__name__)
 

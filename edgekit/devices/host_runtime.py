@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 import threading
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ..errors import RuntimeIncompatible
 from .profile import DeviceProfile
@@ -136,3 +136,16 @@ def _threads() -> list[int]:
         return [int(t) for t in os.listdir("/proc/self/task")]
     except OSError:
         return [0]
+
+
+def controller_off_core(profile: Any, facts: Callable[[], dict[str, Any]], settings: Any) -> "ControllerAffinity":
+    """On this host, keep the controller's threads off the core a 1-thread run pins to
+    (``facts`` is called only then)."""
+    core = None
+    if profile.transport == "local" and settings.threads == 1:
+        from .core_load import pinned_core
+
+        online = sorted(int(c) for c in os.environ.get("EDGEKIT_RESET_AFFINITY", "").split(",") if c) \
+            or sorted(os.sched_getaffinity(0))
+        core = pinned_core(profile.big_cores, facts(), online=online)
+    return ControllerAffinity(core)

@@ -25,7 +25,7 @@ from .transports.base import Transport
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SCRIPT", "check_workdir_spec", "ensure_private_dir"]
+__all__ = ["SCRIPT", "check_workdir_spec", "ensure_private_dir", "private_dir_from_output"]
 
 #: $1 = the work dir as the profile writes it, $2… = sub-folders to create
 SCRIPT = r"""set -u
@@ -63,20 +63,26 @@ def ensure_private_dir(transport: Transport, spec: str, subdirs: tuple[str, ...]
     """Create (or check) the work dir ``spec`` and its ``subdirs`` on the device; return its
     absolute path there. Raises DeviceError naming the folder when it is not private."""
     done = transport.run(["sh", "-c", SCRIPT, "edgekit-workdir", spec, *subdirs], timeout=timeout)
-    bad = _BAD.search(done.stderr)
+    return private_dir_from_output(done.stdout, done.stderr, done.rc, spec, device)
+
+
+def private_dir_from_output(stdout: str, stderr: str, rc: int, spec: str, device: str) -> str:
+    """The work dir's absolute path from :data:`SCRIPT`'s output (also run inside a session's
+    opening command, :mod:`.session_open`); DeviceError when it was refused or failed."""
+    bad = _BAD.search(stderr)
     if bad:
         raise DeviceError(
             f"device '{device}': refusing the work dir: {bad.group(1)}",
             hint="another user (or a link) holds that path in a shared folder: remove it, or set the "
                  "profile's workdir to a folder of your own (e.g. ~/.cache/edgekit/work)", device=device)
-    match = _RESOLVED.search(done.stdout)
-    if not done.ok or match is None:
+    match = _RESOLVED.search(stdout)
+    if rc != 0 or match is None:
         raise DeviceError(
-            f"device '{device}': cannot create the work dir {spec!r} (exit {done.rc}): "
-            f"{(done.stderr or done.stdout).strip()[-400:]}",
+            f"device '{device}': cannot create the work dir {spec!r} (exit {rc}): "
+            f"{(stderr or stdout).strip()[-400:]}",
             hint=f"check that {spec} is writable by the login user on the device", device=device)
     root = match.group(1).rstrip("/") or "/"
-    narrowed = _NARROWED.search(done.stdout)
+    narrowed = _NARROWED.search(stdout)
     if narrowed:
         log.warning("device %s: work dir %s had mode %s; narrowed to 700", device, root, narrowed.group(1))
     return root

@@ -62,6 +62,42 @@ class ServedScriptRunner(ScriptRunner):
         self._ids = itertools.count(1)
 
     # -- the runner process ----------------------------------------------------------------
+    def opening_command(self) -> tuple[str, str, list[str]]:
+        """For a session's opening command (:mod:`..session_open`): the runner file relative to
+        the work dir, its sha256, and the hash-checked ``--serve`` start run there (no push
+        first: when the file is missing or differs, :meth:`adopt` sends its bytes on the channel)."""
+        from ..artifact import sha256_file
+        from .runners.verified import verified_command
+
+        if not self._script_sha:
+            self._script_sha = sha256_file(self.script)
+        relative = f"bin/edgekit_runner-{self._script_sha[:12]}.py"
+        return relative, self._script_sha, verified_command(self.profile.python, relative, self._script_sha,
+                                                            getattr(self, "token", "-")) + ["--serve"]
+
+    def adopt(self, stream: LineStream, root: str, relative: str, fetch: bool) -> None:
+        """Take the opening command's stream, on which this runner is starting (see
+        :meth:`opening_command`); ``fetch``: send the runner's bytes first (its start checks
+        their sha256 and saves them as ``root/relative``)."""
+        self._stream, self._ready, self._start_error = stream, False, None
+        self._remote_script = f"{root}/{relative}"
+        if fetch:
+            import base64
+
+            from hashlib import sha256
+
+            code = self.script.read_bytes()
+            if sha256(code).hexdigest() != self._script_sha:
+                stream.kill()
+                raise DeviceError(f"device '{self.device}': the runner file {self.script} changed during the session",
+                                  hint="run again", device=self.device)
+            try:
+                stream.write_line("edgekit-runner " + base64.b64encode(code).decode("ascii"))
+            except StreamClosed:  # already ended: server() reads why, or start() starts anew
+                log.debug("device %s: the runner's channel ended before its bytes were sent", self.device)
+        # checked on the device (and again by the start): later starts of this session need no push
+        self.workdir._known[self._remote_script] = self._script_sha
+
     def start(self) -> None:
         """Start the runner (push its script, open the stream) without waiting for it to be ready."""
         if self._stream is not None and self._stream.alive:
@@ -150,7 +186,8 @@ class ServedScriptRunner(ScriptRunner):
             stream.kill()
 
     # -- one job -----------------------------------------------------------------------------
-    def run(self, remote_model: str, settings: RunSettings, timeout: float) -> RunResult:
+    def run(self, remote_model: str, settings: RunSettings, timeout: float,
+            baseline: Optional[str] = None) -> RunResult:
         """Measure one model through the open runner; see :meth:`ScriptRunner.run`.
 
         ``timeout`` bounds the job, and the runner's start when this job has to start it
@@ -159,12 +196,15 @@ class ServedScriptRunner(ScriptRunner):
         deadline = time.monotonic() + timeout
         self.start()
         if self.one_shot:
-            return super().run(remote_model, settings, timeout)
+            return super().run(remote_model, settings, timeout, baseline)
         stream = self.server(timeout)
         timeout = max(deadline - time.monotonic(), 1.0)
         job_id = str(next(self._ids))
+        options = runner_options(settings, self.profile)
+        if baseline:
+            options["baseline_model"] = baseline
         try:
-            stream.write_line(job_line(job_id, remote_model, runner_options(settings, self.profile)))
+            stream.write_line(job_line(job_id, remote_model, options))
             doc = self._read_doc(stream, timeout,
                                  lambda d: d.get("kind") == "edgekit.run" and str(d.get("id")) == job_id,
                                  f"job {job_id} ({remote_model.rsplit('/', 1)[-1]})")

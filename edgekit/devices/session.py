@@ -10,6 +10,11 @@ On transports that keep a process open (local, SSH), edgekit's runner runs in se
 one runner process per session (:mod:`.serve_session`), a job line in and a result line out,
 no result file to pull or remove. ``serve=False``, or a transport without streams (ADB),
 runs one runner process per measurement and pulls its result file.
+
+On Linux devices with a serving runner, the session opens in ONE device command
+(:mod:`.session_open`): private work dir, facts, the first health check's readings, then
+the runner's start on the same channel. The model of the first job is pushed while the
+runner imports its runtime (before the runtime check; pushing is harmless, running is not).
 """
 
 from __future__ import annotations
@@ -19,18 +24,18 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..artifact import Artifact, Manifest
-from ..errors import ConfigError, DeviceTimeout, DeviceUnreachable, MeasurementError, RuntimeIncompatible
+from ..artifact import Artifact
+from ..errors import ConfigError, DeviceError, DeviceTimeout, DeviceUnreachable, MeasurementError, RuntimeIncompatible
 from ..measurement import Measurement, RunSettings, quality_flags
-from ..tflite.describe import guess_variant as guess_from_content
 from ..tflite.model_file import ModelFile, read_model
 from .compat import raise_if_incompatible
 from .custom_ops import raise_if_custom_ops
-from .facts import collect_facts, read_temps
+from .variant_guess import guess_variant
+from .facts import collect_facts
+from .health import Health
 from .profile import DeviceProfile
 from .runners.base import Runner, ServedRunner
 from .runners.result import RunResult
@@ -39,26 +44,10 @@ from .workdir import RemoteWorkdir
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DeviceSession", "Health"]
+__all__ = ["DeviceSession", "Health"]  # Health lives in .health
 
 #: runner tokens of this process's open sessions (their runners are not orphans)
 _LIVE_TOKENS: set[str] = set()
-
-
-@dataclass(frozen=True)
-class Health:
-    """Whether the device should take a job now, and why not."""
-
-    ok: bool
-    reason: str
-    temps_c: dict[str, float] = field(default_factory=dict)
-    load_avg: Optional[float] = None
-    state: str = "ok"        # ok | unreachable | too-hot | busy
-
-    @property
-    def transient(self) -> bool:
-        """A state that passes by itself (a hot or busy device), unlike an unreachable one."""
-        return self.state in ("too-hot", "busy")
 
 
 class DeviceSession:
@@ -88,6 +77,8 @@ class DeviceSession:
         self._workdir: Optional[RemoteWorkdir] = None
         self._runner: Optional[Runner] = None
         self._facts: Optional[dict[str, Any]] = None
+        self._opening: Optional[Any] = None        # session_open.Opening, once opened that way
+        self._open_failed = False
         self._models: dict[tuple[str, int, int], ModelFile] = {}
         self._lock = threading.RLock()
         self.runner_token = uuid.uuid4().hex[:16]  # marks this session's runners on the device
@@ -172,9 +163,13 @@ class DeviceSession:
             if self._facts is None:
                 runner = self.runner() if self.profile.runner == "edgekit-runner" else None
                 served = isinstance(runner, ServedRunner)
-                if served:
-                    runner.start()  # not waited for: its Python imports the runtime while the facts are read
-                facts = collect_facts(self.transport, self.profile, runtime_probe=not served)
+                opening = self._opening or (self._open(health=False) if served else None)
+                if opening is not None:
+                    facts = dict(opening.facts)  # read by the command that is now the runner
+                else:
+                    if served:
+                        runner.start()  # not waited for: its Python imports the runtime while the facts are read
+                    facts = collect_facts(self.transport, self.profile, runtime_probe=not served)
                 if served:
                     facts.update(runner.runtime_facts(start_timeout))
                 if self.profile.runner != "edgekit-runner" and not self.profile.runtime:
@@ -187,47 +182,61 @@ class DeviceSession:
                 self._facts = facts
             return dict(self._facts)
 
+    def _open(self, health: bool, timeout: float = 15.0) -> Optional[Any]:
+        """Open the session in one device command that becomes the serving runner
+        (:mod:`.session_open`), once, where it can; None where it cannot (or it already ran)."""
+        from .session_open import can_open, open_session
+
+        with self._lock:
+            if self._opening is not None or self._facts is not None or self._open_failed or not self.serve \
+                    or not can_open(self.profile, self.transport):
+                return None
+            runner = self.runner()
+            if not hasattr(runner, "adopt") or getattr(runner, "one_shot", True) or runner.started \
+                    or getattr(runner, "_stream", None) is not None:
+                return None
+            from .workdir import SUBDIRS
+
+            relative, sha, argv = runner.opening_command()
+            try:
+                opening, stream = open_session(self.transport, self.profile, self.workdir.spec, SUBDIRS, relative,
+                                               sha, argv, health, timeout)
+            except (DeviceUnreachable, DeviceTimeout):
+                raise
+            except DeviceError as exc:  # e.g. a refused work dir: the step-by-step way says it where it did
+                log.info("device %s: opening the session in one command failed (%s); step by step instead",
+                         self.name, exc)
+                self._open_failed = True
+                return None
+            self.workdir.opened(opening.root)
+            runner.adopt(stream, opening.root, relative, opening.fetch_runner)
+            self._opening = opening
+            return opening
+
+    def _base_facts(self) -> dict[str, Any]:
+        """The facts without waiting for a starting runner's runtime (core choice, identity)."""
+        if self._facts is None and self._opening is not None:
+            return dict(self._opening.facts)
+        return self.facts()
+
+    def _pinned_core_busy(self, timeout: float, opening: Optional[Any] = None) -> Optional[str]:
+        """Why the core a run pins to is not idle now (:func:`.health.pinned_core_busy`)."""
+        from .health import pinned_core_busy
+
+        return pinned_core_busy(self, timeout, opening)
+
+    def device_identity(self) -> str:
+        """The physical device's id from its facts (``device_id``), without waiting for the runner."""
+        return str(self._base_facts().get("device_id") or "")
+
     def health(self, timeout: float = 10.0) -> Health:
-        """Reachable quickly, not overloaded, and cooler than ``profile.max_temp_c``."""
-        try:
-            temps = read_temps(self.transport, self.profile.thermal_zones, timeout=timeout)
-            load = self.transport.run(["cat", "/proc/loadavg"], timeout=timeout)
-            ncpu = self.transport.run(["nproc"], timeout=timeout)
-        except (DeviceUnreachable, DeviceTimeout) as exc:
-            return Health(False, f"unreachable: {exc}", {}, state="unreachable")
-        load1 = _first_float(load.stdout) if load.ok else None
-        cpus = _first_float(ncpu.stdout) if ncpu.ok else None
-        if temps:
-            zone, hottest = max(temps.items(), key=lambda kv: kv[1])
-            if hottest >= self.profile.max_temp_c:
-                return Health(False, f"too hot: {zone} at {hottest:.1f} °C (max_temp_c {self.profile.max_temp_c:g})",
-                              temps, load1, state="too-hot")
-        if load1 is not None and cpus and load1 > 2 * cpus:
-            return Health(False, f"busy: load average {load1:.2f} on {cpus:g} CPUs", temps, load1, state="busy")
-        try:
-            busy = self._pinned_core_busy(timeout)
-        except (DeviceUnreachable, DeviceTimeout) as exc:
-            return Health(False, f"unreachable: {exc}", {}, state="unreachable")
-        if busy is not None:
-            return Health(False, busy, temps, load1, state="busy")
-        return Health(True, "ok", temps, load1)
+        """Reachable quickly, not overloaded, and cooler than ``profile.max_temp_c`` (:mod:`.health`).
 
-    def _pinned_core_busy(self, timeout: float) -> Optional[str]:
-        """Why the core a run pins to is not idle now (None if it is, or cannot be read)."""
-        from .core_load import BUSY_CORE_FRACTION, core_busy, pinned_core
+        The first check of a session that opens in one command (:mod:`.session_open`) takes
+        its readings from that command (the same files, commands and 0.5 s window)."""
+        from .health import check_health
 
-        try:
-            busy = core_busy(self.transport, timeout=timeout)
-            core = pinned_core(self.profile.big_cores, self.facts(), online=sorted(busy))
-        except (DeviceUnreachable, DeviceTimeout):
-            raise
-        except Exception as exc:  # noqa: BLE001 - e.g. no /proc/stat: the load average decides
-            log.info("device %s: per-core load unavailable: %s", self.name, exc)
-            return None
-        if core is not None and busy.get(core, 0.0) > BUSY_CORE_FRACTION:
-            return (f"busy: pinned core cpu{core} is {100 * busy[core]:.0f} % busy "
-                    f"(over {BUSY_CORE_FRACTION:.0%} in the last 0.5 s)")
-        return None
+        return check_health(self, timeout)
 
     # -- measuring -----------------------------------------------------------------------------
     def check_model(self, model_file: ModelFile, settings: RunSettings,
@@ -273,30 +282,76 @@ class DeviceSession:
     def measure(self, model: Union[str, Path], settings: Optional[RunSettings] = None,
                 artifact: Optional[Artifact] = None) -> Measurement:
         """Measure one ``.tflite`` model on this device (see the module docstring)."""
-        settings = settings or RunSettings()
-        path = Path(model)
+        return self._measure(Path(model), settings or RunSettings(), artifact)[0]
+
+    def measure_pair(self, model: Union[str, Path], baseline: Union[str, Path],
+                     settings: Optional[RunSettings] = None, artifact: Optional[Artifact] = None,
+                     baseline_artifact: Optional[Artifact] = None) -> tuple[Measurement, Measurement]:
+        """Measure ``model`` and ``baseline`` in one runner process, alternating inference by
+        inference (A B, B A, …: pair i of the two sample lists ran microseconds apart, so a
+        device slowed for a while slows both alike); returns (candidate, baseline). Warm-up
+        and timed phases are the usual protocol, shared by the two models.
+
+        Raises:
+            ConfigError: the device's runner is not edgekit's (``benchmark_model`` runs one
+                model per process); and whatever :meth:`measure` raises.
+        """
+        if self.profile.runner != "edgekit-runner":
+            raise ConfigError(f"device '{self.name}' runs {self.profile.runner}, which measures one model per "
+                              "process: it cannot interleave two models inference by inference",
+                              hint="A/B jobs on it alternate whole sessions instead")
+        cand, base = self._measure(Path(model), settings or RunSettings(), artifact, Path(baseline),
+                                   baseline_artifact)
+        assert base is not None
+        return cand, base
+
+    def _measure(self, path: Path, settings: RunSettings, artifact: Optional[Artifact],
+                 baseline: Optional[Path] = None, baseline_artifact: Optional[Artifact] = None,
+                 ) -> tuple[Measurement, Optional[Measurement]]:
         model_file = self._read_model(path)
         raise_if_custom_ops(model_file, self.name)  # refused before the device is touched at all
+        base_file = self._read_model(baseline) if baseline is not None else None
+        if base_file is not None:
+            raise_if_custom_ops(base_file, self.name)
         started = time.time()
         runner = self.runner()  # a missing benchmark binary is a ConfigError before the device is touched
         if isinstance(runner, ServedRunner):
             runner.replace_if_dead()
         factor = 1.0 if self.profile.runner == "edgekit-runner" else 2.0  # benchmark_model: warm-up + runs
         timeout = factor * settings.max_seconds + self.timeout_margin_s
+        early = None
+        if self._facts is None and self._opening is not None:  # the runner is still importing: push meanwhile
+            early = self.workdir.push_model(path, model_file.sha256).remote
         self.facts(start_timeout=timeout)  # a runner that has to start does so within the run's timeout
         settings = self.check_model(model_file, settings, artifact)
-        remote = self.workdir.push_model(path, model_file.sha256).remote
+        remote = early or self.workdir.push_model(path, model_file.sha256).remote
+        remote_base = None
+        if baseline is not None and base_file is not None:
+            if self.check_model(base_file, settings, baseline_artifact) != settings:
+                raise ConfigError(f"'{baseline.name}' and '{path.name}' need different delegates on '{self.name}'",
+                                  hint="pair models of the same kind (both Edge TPU, or neither)")
+            remote_base = self.workdir.push_model(baseline, base_file.sha256).remote
         if settings.cooldown_seconds > 0:
             log.info("device %s: cooling down %.1f s", self.name, settings.cooldown_seconds)
             time.sleep(settings.cooldown_seconds)
         from .cooldown import cool_down_device
 
         cooled = cool_down_device(self.transport, self.profile)  # back near idle temperature (bounded)
-        with self._controller_off_core(settings):
-            result: RunResult = runner.run(remote, settings, timeout=timeout)
+        from .host_runtime import controller_off_core
+
+        with controller_off_core(self.profile, self.facts, settings):
+            result: RunResult = runner.run(remote, settings, timeout=timeout, baseline=remote_base) \
+                if remote_base else runner.run(remote, settings, timeout=timeout)
         if cooled is not None:
             result = dataclasses.replace(result, raw={**result.raw, "cooldown": dataclasses.asdict(cooled)})
-        return self._measurement(path, model_file, settings, artifact, result, started)
+        cand = self._measurement(path, model_file, settings, artifact, result, started)
+        if baseline is None or base_file is None:
+            return cand, None
+        from .runners.result import baseline_result
+
+        base_result = baseline_result(result, self.name, baseline.name, model_file.sha256)
+        cand = dataclasses.replace(cand, raw={k: v for k, v in cand.raw.items() if k != "baseline"})
+        return cand, self._measurement(baseline, base_file, settings, baseline_artifact, base_result, started)
 
     def _read_model(self, path: Path) -> ModelFile:
         """``read_model`` once per file version in this session (a lab measures one model many times)."""
@@ -313,21 +368,6 @@ class DeviceSession:
                 self._models.clear()
             self._models[key] = model_file
         return model_file
-
-    def _controller_off_core(self, settings: RunSettings) -> Any:
-        """On this host, keep the controller's threads off the core a 1-thread run pins to."""
-        from .host_runtime import ControllerAffinity
-
-        core = None
-        if self.profile.transport == "local" and settings.threads == 1:
-            import os
-
-            from .core_load import pinned_core
-
-            online = sorted(int(c) for c in os.environ.get("EDGEKIT_RESET_AFFINITY", "").split(",") if c) \
-                or sorted(os.sched_getaffinity(0))
-            core = pinned_core(self.profile.big_cores, self.facts(), online=online)
-        return ControllerAffinity(core)
 
     def _measurement(self, path: Path, model_file: ModelFile, settings: RunSettings,
                      artifact: Optional[Artifact], result: RunResult, started: float) -> Measurement:
@@ -356,23 +396,3 @@ class DeviceSession:
             size_bytes=model_file.size_bytes, raw=result.raw,
         )
 
-
-def guess_variant(path: Path, model_file: ModelFile) -> str:
-    """The variant of a bare ``.tflite``: from a ``manifest.json`` beside it, else from its content
-    (:func:`edgekit.tflite.describe.guess_variant`, the one content-based guess)."""
-    manifest = path.parent / "manifest.json"
-    if manifest.is_file():
-        try:
-            for a in Manifest.load(manifest).artifacts:
-                if a.sha256 == model_file.sha256:
-                    return a.variant
-        except Exception as exc:  # noqa: BLE001 - a foreign manifest.json is not our concern here
-            log.debug("ignoring %s: %s", manifest, exc)
-    return guess_from_content(model_file)
-
-
-def _first_float(text: str) -> Optional[float]:
-    try:
-        return float(text.split()[0])
-    except (ValueError, IndexError):
-        return None

@@ -133,6 +133,12 @@ class RemoteWorkdir:
         self._root = ensure_private_dir(self.transport, self.spec, SUBDIRS, self.device, self.timeout)
         self._ready = True
 
+    def opened(self, root: str) -> None:
+        """The work dir was created and checked by the session's opening command (the same
+        :data:`~edgekit.devices.private_dir.SCRIPT`, :mod:`.session_open`), at ``root``."""
+        with self._lock:
+            self._root, self._ready = root, True
+
     def remote_sha256(self, remote: str) -> Optional[str]:
         """The sha256 of ``remote`` on the device; None if the device has no ``sha256sum``."""
         if self._has_sha256sum is False:

@@ -25,6 +25,20 @@ top-1) or is missing from the new run, and when the job itself failed. Baseline 
 the new run does not have fail the gate too (``missing = "pass"`` only reports them).
 
 Jobs are matched by name (``model[variant] on target``), thread count and delegate.
+
+**In-run baselines (A/B jobs).** The rule above compares two runs minutes or hours apart.
+On a shared machine whole runs drift (A/A changes of −11 … +23 % between runs on the
+2-core CI host) and within-run intervals cannot see that, so the cross-run comparison's
+false-alarm rate is *not* controlled against run-to-run drift — the gate says so. A lab
+job with a ``baseline`` key measures candidate and baseline in the same job, in
+interleaved sessions (:mod:`edgekit.farm.interleave`); such a job is judged from the
+paired session medians (:func:`edgekit.stats.paired.paired_change`, a t interval on
+``log(candidate_i / baseline_i)``) by :func:`edgekit.stats.gate_rule.judge_paired`:
+regressed iff the one-sided 95 % lower bound of the change is above 0 and the estimate
+above the margin (``paired_rule = "significant"``, the default, chosen with
+``benchmarks/gate_power.py``; ``"bound"``: lower bound above the margin). Its quality is
+compared with the in-run baseline's; no baseline file is needed. Each verdict names the
+rule it used (``rule``: "paired, N interleaved sessions" or "cross-run").
 """
 
 from __future__ import annotations
@@ -32,13 +46,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-from ..stats.gate_rule import RegressionRule, judge_change
+from ..stats.gate_rule import RegressionRule, judge_change, judge_paired
+from ..stats.paired import paired_change, session_pairs, signed_rank_change
 from ..stats.relative_change import relative_change_from_summary
 
 #: verdicts that fail the gate ("cannot-judge" fails unless GateSettings.aggregate_only is "pass")
 FAILING = ("failed", "regressed", "quality-drop", "quality-missing", "unfinished")
 #: what an unjudgeable aggregate-only job does to the gate
 AGGREGATE_ONLY_CHOICES = ("fail", "pass")
+#: how an A/B job's paired sessions give the change's interval
+PAIRED_METHODS = ("t", "signed-rank")
 
 
 @dataclass(frozen=True)
@@ -50,10 +67,21 @@ class GateSettings:
     max_quality_drop: float = 0.01
     aggregate_only: str = "fail"
     missing: str = "fail"               # baseline jobs or quality metrics the new run lacks: fail | pass
+    paired_rule: str = "significant"    # A/B jobs: significant (lower bound > 0, estimate > margin) | bound
+    paired_method: str = "t"            # A/B jobs' interval: t | signed-rank (edgekit.stats.paired)
+
+    def __post_init__(self) -> None:
+        self.rule  # noqa: B018 - checks paired_rule (and the margin and confidence) now, not at the first job
+        if self.paired_method not in PAIRED_METHODS:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"paired method {self.paired_method!r} is not valid",
+                              hint=f"one of: {', '.join(PAIRED_METHODS)}")
 
     @property
     def rule(self) -> RegressionRule:
-        return RegressionRule(min_relative_margin=self.margin_pct, confidence=self.confidence)
+        return RegressionRule(min_relative_margin=self.margin_pct, confidence=self.confidence,
+                              paired_rule=self.paired_rule)  # type: ignore[arg-type]
 
     def describe(self) -> str:
         """The rule in words, printed with the results."""
@@ -61,7 +89,13 @@ class GateSettings:
                 f"exceeds +{self.margin_pct:.0%} (intervals from each run's samples; aggregate-only runs: "
                 f"approximated from the count and p5–p95 or std as printed); quality drop > "
                 f"{self.max_quality_drop:g}; cannot judge → {self.aggregate_only}; missing jobs or quality "
-                f"→ {self.missing}")
+                f"→ {self.missing}; cross-run comparisons do not control false alarms against run-to-run "
+                f"drift; jobs with an in-run baseline: {self.describe_paired()}")
+
+    def describe_paired(self) -> str:
+        """The rule of jobs with an in-run baseline, naming the interval used."""
+        text = self.rule.describe_paired()
+        return text.replace("t interval", "Wilcoxon signed-rank interval") if self.paired_method != "t" else text
 
 
 @dataclass(frozen=True)
@@ -79,6 +113,8 @@ class Verdict:
     change_pct: Optional[float] = None
     change_ci_pct: Optional[tuple[float, float]] = None
     method: str = ""
+    #: which comparison judged the job: "paired, N interleaved sessions" | "cross-run" | ""
+    rule: str = ""
 
     @property
     def failing(self) -> bool:
@@ -143,7 +179,9 @@ def check(results: dict[str, Any], baseline: Optional[dict[str, Any]] = None,
     for job in results.get("jobs", []):
         key = _match_key(job)
         seen.add(key)
-        verdicts.append(_judge(job, base_jobs.get(key), settings))
+        in_run = job.get("baseline")
+        verdicts.append(_judge_paired(job, in_run, settings) if isinstance(in_run, dict)
+                        else _judge(job, base_jobs.get(key), settings))
     missing = tuple(k[0] for k in base_jobs if k not in seen)
     return GateReport(settings, tuple(verdicts), missing, baseline_name)
 
@@ -177,7 +215,42 @@ def _judge(job: dict[str, Any], base: Optional[dict[str, Any]], settings: GateSe
         problems.insert(0, f"{where} > +{settings.margin_pct:.0%}" + _interval_note(change.method, lat, blat))
     return Verdict(name, status, median_us=median, baseline_us=bmed, margin_us=settings.margin_pct * bmed,
                    reason="; ".join(problems) or where, change_pct=change.value * 100.0, change_ci_pct=ci,
-                   method=change.method)
+                   method=change.method, rule=CROSS_RUN)
+
+
+#: the rule name of a comparison with a baseline results file
+CROSS_RUN = "cross-run (drift not controlled)"
+
+
+def _judge_paired(job: dict[str, Any], base: dict[str, Any], settings: GateSettings) -> Verdict:
+    """An A/B job: the candidate against its in-run baseline, from the paired sessions."""
+    name, lat = job["name"], job.get("latency")
+    if job.get("state") == "failed":
+        return Verdict(name, "failed", reason=job.get("error") or "failed")
+    if job.get("state") != "done" or not lat:
+        return Verdict(name, "unfinished", reason=f"not measured (state {job.get('state')})")
+    median, _ = centre(lat)
+    bmed = centre(base["latency"])[0] if base.get("latency") else None
+    problems, status = _quality(job, base, settings)
+    cand, ref = session_pairs(job.get("sessions") or [], base.get("sessions") or [])
+    interval = signed_rank_change if settings.paired_method == "signed-rank" else paired_change
+    change = interval(cand, ref, settings.rule.level)
+    rule = f"paired, {len(cand)} interleaved sessions" + (" (signed-rank)" if settings.paired_method != "t" else "")
+    decision = judge_paired(change, settings.rule)
+    if decision.state == "cannot-judge":
+        return Verdict(name, "cannot-judge" if status == "pass" else status, median_us=median, baseline_us=bmed,
+                       fails=True, reason="; ".join([f"cannot judge: {decision.reason}", *problems]),
+                       method=change.method, rule=rule)
+    ci = (change.lo * 100.0, change.hi * 100.0)  # type: ignore[operator]
+    where = (f"{len(cand)} paired sessions vs in-run baseline {base.get('name')}: {change.value * 100:+.1f}% "
+             f"({settings.rule.level:.0%} CI {ci[0]:+.1f}% … {ci[1]:+.1f}%)")
+    if decision.state == "regressed":
+        status = "regressed"
+        problems.insert(0, f"{where}: slower beyond +{settings.margin_pct:.0%}")
+    return Verdict(name, status, median_us=median, baseline_us=bmed,
+                   margin_us=settings.margin_pct * bmed if bmed else None, reason="; ".join(problems) or where,
+                   change_pct=change.value * 100.0, change_ci_pct=ci,  # type: ignore[operator]
+                   method=change.method, rule=rule)
 
 
 def _summary(latency: dict[str, Any]) -> dict[str, Any]:

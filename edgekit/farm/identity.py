@@ -25,10 +25,14 @@ PREFIX = "id:"
 def physical_key(session: Any) -> Optional[str]:
     """The lease key of the physical device behind ``session``, or None when its facts do
     not name it (a session without facts, a device without ``/etc/machine-id``)."""
+    identity = getattr(session, "device_identity", None)  # DeviceSession: without waiting for its runner
     facts = getattr(session, "facts", None)
-    if not callable(facts):
+    if callable(identity):
+        ident = str(identity() or "")
+    elif callable(facts):
+        ident = str((facts() or {}).get("device_id") or "")
+    else:
         return None
-    ident = str((facts() or {}).get("device_id") or "")
     return PREFIX + ident if ident else None
 
 

@@ -30,6 +30,7 @@ A lab file is TOML::
     variants = ["int8"]                 # optional: only these variants of manifests
     devices = ["pixel3"]                # device names, or profile names (any device of it)
     runs = 100                          # per-job RunSettings overrides
+    baseline = "old/model.tflite"       # optional: an A/B job, see edgekit.farm.interleave
 
 Everything is validated before anything runs: every mistake is one :class:`ConfigError`
 naming the file, the entry and the value, with a hint.
@@ -49,7 +50,8 @@ from ..artifact import Artifact
 from ..devices.profile import TRANSPORTS, Connection, DeviceProfile, check_field_type, load_profiles
 from ..errors import ConfigError
 from ..measurement import SETTING_FIELDS, RunSettings, settings_from_mapping
-from .labmodels import resolve_models
+from .joblabels import job_labels
+from .labmodels import ab_settings, resolve_baselines, resolve_models
 
 _LAB_KEYS = {
     "name": str, "store": str, "profiles": list, "cooldown_seconds": float, "retries": int,
@@ -58,7 +60,7 @@ _LAB_KEYS = {
 }
 _CONN_FIELDS = {f.name: f for f in dataclasses.fields(Connection)}
 _SETTINGS_FIELDS = SETTING_FIELDS
-_JOB_KEYS = {"models", "devices", "variants"}
+_JOB_KEYS = {"models", "devices", "variants", "baseline"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class PlannedJob:
     profile: str              # the profile every device of the target has
     settings: RunSettings
     label: str = ""           # the job's name in reports and JUnit, unique in the lab
+    baseline: Optional[Artifact] = None   # measured in the same job, interleaved (A/B job)
 
 
 @dataclass(frozen=True)
@@ -115,31 +118,6 @@ class LabFile:
         return [d for d in self.devices if serves(d, job.target, job.target_kind)]
 
 
-def job_labels(jobs: list[PlannedJob]) -> list[PlannedJob]:
-    """Name each job ``model[variant] on target``, with threads and delegate when they are not
-    1 and cpu, and the other settings that tell apart jobs that would share a name."""
-    groups: dict[str, list[PlannedJob]] = {}
-    for j in jobs:
-        groups.setdefault(job_label(j.artifact.name, j.artifact.variant, j.target, j.settings), []).append(j)
-    out = []
-    for base, group in groups.items():
-        dicts = [j.settings.to_dict() for j in group]
-        differ = [k for k in dicts[0] if len({repr(d[k]) for d in dicts}) > 1]
-        for j, d in zip(group, dicts):
-            extra = ", ".join(f"{k}={d[k]}" for k in differ)
-            label = base[:-1] + f", {extra})" if extra and base.endswith(")") else \
-                base + (f" ({extra})" if extra else "")
-            out.append(dataclasses.replace(j, label=label))
-    return sorted(out, key=lambda j: j.position)
-
-
-def job_label(model: str, variant: str, target: str, settings: RunSettings) -> str:
-    """``model[variant] on target``, plus threads and delegate when they are not 1 and cpu."""
-    extra = [f"threads={settings.threads}"] * (settings.threads != 1)
-    extra += [settings.delegate] * (settings.delegate != "cpu")
-    return f"{model}[{variant}] on {target}" + (f" ({', '.join(extra)})" if extra else "")
-
-
 def serves(device: LabDevice, target: str, target_kind: str) -> bool:
     """Whether ``device`` may run a job aimed at ``target``."""
     if target_kind == "device":
@@ -154,9 +132,11 @@ def device_key(profile: DeviceProfile) -> str:
     return transport_address(profile)
 
 
-def job_key(lab: str, artifact_sha256: str, target: str, settings: RunSettings) -> str:
-    """What a job is, independent of the run: lab name, artifact bytes, target, settings."""
-    doc = json.dumps([lab, artifact_sha256, target, settings.to_dict()], sort_keys=True)
+def job_key(lab: str, artifact_sha256: str, target: str, settings: RunSettings,
+            baseline_sha256: Optional[str] = None) -> str:
+    """What a job is, independent of the run: lab name, artifact bytes, target, settings (, baseline)."""
+    doc = json.dumps([lab, artifact_sha256, target, settings.to_dict()] + [baseline_sha256] * bool(baseline_sha256),
+                     sort_keys=True)
     return hashlib.sha256(doc.encode()).hexdigest()[:24]
 
 
@@ -301,7 +281,7 @@ def _jobs(entries: Any, devices: list[LabDevice], defaults: RunSettings, base: P
     artifacts: dict[Path, list[Artifact]] = {}
     for i, entry in enumerate(entries, 1):
         here = f"{where} [[job]] #{i}"
-        _check_keys(entry, {"models": list, "devices": list, "variants": list,
+        _check_keys(entry, {"models": list, "devices": list, "variants": list, "baseline": object,
                             **{k: object for k in _SETTINGS_FIELDS}}, here)
         models = _str_list(entry.get("models"), f"{here} models")
         targets = _str_list(entry.get("devices"), f"{here} devices")
@@ -313,6 +293,9 @@ def _jobs(entries: Any, devices: list[LabDevice], defaults: RunSettings, base: P
                               f"or profiles ({', '.join(used_profiles)})")
         variants = _str_list(entry.get("variants", []), f"{here} variants")
         settings = _settings(defaults, {k: v for k, v in entry.items() if k in _SETTINGS_FIELDS}, here)
+        baselines = resolve_baselines(entry.get("baseline"), models, variants, base, here, artifacts)
+        if any(baselines):
+            settings = ab_settings(settings, "repeat" in entry, here)
         resolved: list[tuple[str, str, DeviceProfile]] = []
         for t in targets:
             if t in names:
@@ -328,12 +311,14 @@ def _jobs(entries: Any, devices: list[LabDevice], defaults: RunSettings, base: P
                 raise ConfigError(f"{here}: delegate '{settings.delegate}' is not offered by profile "
                                   f"'{prof.name}' (it has {', '.join(prof.delegates)})",
                                   hint="pick one of the profile's delegates, or another device")
-        for model in models:
+        for model, pick_baseline in zip(models, baselines):
             for art in resolve_models(model, variants, base, here, artifacts):
+                ref = pick_baseline(art) if pick_baseline else None
                 for target, kind, prof in resolved:
-                    key = job_key(lab, art.sha256, target, settings)
+                    key = job_key(lab, art.sha256, target, settings, ref.sha256 if ref else None)
                     if key not in jobs:
-                        jobs[key] = PlannedJob(key, len(jobs), art, target, kind, prof.name, settings)
+                        jobs[key] = PlannedJob(key, len(jobs), art, target, kind, prof.name, settings,
+                                               baseline=ref)
     return job_labels(list(jobs.values()))
 
 

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Optional
 from ..errors import StoreError
 from ..measurement import Measurement, RunSettings
 from .events import insert_event
+from .interleave import split_baseline
 from .labfile import PlannedJob, job_id
 from .leases import takeable
 from ..store import Store
@@ -89,6 +90,8 @@ class JobRow:
     error: Optional[str]
     measurement_id: Optional[str]
     label: str
+    #: an A/B job's in-run baseline, ``{"sha256", "path", "name", "variant"}`` (:mod:`.interleave`)
+    baseline: Optional[dict[str, str]] = None
 
 
 _SELECT = (
@@ -100,8 +103,18 @@ _SELECT = (
 
 def _row(r: Any) -> JobRow:
     d = dict(r)
-    d["settings"] = RunSettings.from_dict(json.loads(d["settings"]))
+    settings = json.loads(d["settings"])
+    d["settings"], d["baseline"] = RunSettings.from_dict(settings), settings.get("baseline")
     return JobRow(**d)
+
+
+def _settings_doc(j: PlannedJob) -> dict[str, Any]:
+    """The ``jobs.settings`` JSON: the run settings, and an A/B job's baseline."""
+    doc: dict[str, Any] = j.settings.to_dict()
+    if j.baseline is not None:
+        doc["baseline"] = {"sha256": j.baseline.sha256, "path": str(j.baseline.path.resolve()),
+                           "name": j.baseline.name, "variant": j.baseline.variant}
+    return doc
 
 
 class JobQueue:
@@ -116,7 +129,8 @@ class JobQueue:
     def add(self, jobs: Iterable[PlannedJob]) -> int:
         """Insert the planned jobs that are not in the store yet; returns how many were new."""
         jobs = list(jobs)
-        for sha, art in {j.artifact.sha256: j.artifact for j in jobs}.items():
+        arts = [a for j in jobs for a in (j.artifact, j.baseline) if a is not None]
+        for sha, art in {a.sha256: a for a in arts}.items():
             if self.store.artifact(sha) is None:
                 self.store.put_artifact(art)
         now, added = time.time(), 0
@@ -127,7 +141,7 @@ class JobQueue:
                     "INSERT INTO jobs (id, lab, artifact_sha256, artifact_path, profile, settings, "
                     "state, attempts, created, updated) VALUES (?,?,?,?,?,?,'queued',0,?,?) ON CONFLICT DO NOTHING",
                     (jid, self.run, j.artifact.sha256, str(j.artifact.path.resolve()), j.profile,
-                     json.dumps(j.settings.to_dict(), sort_keys=True), now, now))
+                     json.dumps(_settings_doc(j), sort_keys=True), now, now))
                 if cur.rowcount:
                     added += 1
                     db.execute("INSERT INTO farm_jobs (job_id, run, position, target, target_kind, "
@@ -181,7 +195,7 @@ class JobQueue:
         try:
             return self._complete(job, owner, measurement, timings)
         except StoreError as err:  # the measurement must not be lost with the transaction
-            raise self.store.rescued(err, [measurement]) from err
+            raise self.store.rescued(err, split_baseline(measurement)) from err
 
     def _complete(self, job: str, owner: str, measurement: Measurement,
                   timings: Optional[dict[str, float]]) -> bool:
@@ -196,7 +210,8 @@ class JobQueue:
                                                "finished_at": measurement.finished_at},
                              job_id=job, device=measurement.device)
                 return False
-            Store.insert_measurement(db, measurement, job)
+            for stored in split_baseline(measurement):  # an A/B job's baseline too, in this transaction
+                Store.insert_measurement(db, stored, job)
             db.execute("UPDATE jobs SET state='done', measurement_id=?, lease_owner=NULL, lease_expires=NULL, "
                        "error=NULL, updated=? WHERE id=?", (measurement.id, time.time(), job))
             insert_event(db, "done", {"median_us": measurement.stats.median if measurement.stats else None,

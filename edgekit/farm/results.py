@@ -3,6 +3,12 @@
 Each job has its name (``model[variant] on target``), state, reason, device, the
 latency statistics of its measurement, and the artifact's quality records from the
 store. A baseline for :mod:`edgekit.farm.gate` is simply an earlier results file.
+
+Measurements of several sessions list them (``sessions``: each one's median, interval,
+times and, in A/B jobs, its ``pair``). An A/B job (a lab job with a ``baseline``,
+:mod:`edgekit.farm.interleave`) also has ``baseline``: the in-run baseline's name,
+variant, artifact, measurement id, ``latency`` summary, ``sessions`` and ``quality`` —
+what the gate pairs with the candidate's sessions.
 """
 
 from __future__ import annotations
@@ -14,14 +20,16 @@ from typing import Any, Optional, Sequence
 from ..errors import ConfigError
 from ..jsonio import read_json, write_json
 from ..latency import summarize
+from ..measurement import Measurement
 from .queue import JobQueue, JobRow
 from ..store import Store
 
 KIND = "edgekit.lab-results"
 
 
-def job_entry(row: JobRow, queue: JobQueue, quality: dict[str, float]) -> dict[str, Any]:
-    """One job of the results file."""
+def job_entry(row: JobRow, queue: JobQueue, quality: dict[str, float],
+              baseline_quality: Optional[dict[str, float]] = None) -> dict[str, Any]:
+    """One job of the results file (``baseline_quality``: the in-run baseline artifact's)."""
     entry: dict[str, Any] = {
         "id": row.id, "name": row.label, "model": row.name, "variant": row.variant,
         "artifact_sha256": row.artifact_sha256, "target": row.target, "target_kind": row.target_kind,
@@ -40,7 +48,23 @@ def job_entry(row: JobRow, queue: JobQueue, quality: dict[str, float]) -> dict[s
         entry["started_at"], entry["finished_at"] = m.started_at, m.finished_at
         entry["flags"] = list(m.flags)
         entry["runner"] = m.runner
+        if m.sessions:
+            entry["sessions"] = [dict(s) for s in m.sessions]
+    if row.baseline:
+        entry["baseline"] = _baseline_entry(row.baseline, queue, m, baseline_quality or {})
     return entry
+
+
+def _baseline_entry(ref: dict[str, str], queue: JobQueue, m: Optional[Measurement],
+                    quality: dict[str, float]) -> dict[str, Any]:
+    """An A/B job's in-run baseline, as measured next to the candidate."""
+    bid = m.raw.get("baseline_measurement_id") if m is not None else None
+    b = queue.measurement(bid) if bid else None
+    lat = summarize(b) if b is not None else None
+    return {"name": ref.get("name"), "variant": ref.get("variant"), "artifact_sha256": ref.get("sha256"),
+            "measurement_id": bid, "latency": {**lat.to_dict(), "noise_us": lat.noise_us} if lat else None,
+            "sessions": [dict(s) for s in b.sessions] if b is not None else [], "quality": quality,
+            "flags": list(b.flags) if b is not None else []}
 
 
 def artifact_quality(store: Store, sha256: str) -> dict[str, float]:
@@ -57,7 +81,10 @@ def build_results(store: Store, lab: str, run: int, run_key: str,
     for row in queue.jobs():
         if row.artifact_sha256 not in quality:
             quality[row.artifact_sha256] = artifact_quality(store, row.artifact_sha256)
-        jobs.append(job_entry(row, queue, quality[row.artifact_sha256]))
+        bsha = row.baseline["sha256"] if row.baseline else None
+        if bsha and bsha not in quality:
+            quality[bsha] = artifact_quality(store, bsha)
+        jobs.append(job_entry(row, queue, quality[row.artifact_sha256], quality.get(bsha) if bsha else None))
     counts = queue.counts()
     return {
         "kind": KIND, "lab": lab, "run": run, "store": str(store.path.resolve()) if store.path else store.location,

@@ -320,6 +320,15 @@ class DeviceWorker(threading.Thread):
     def _measure(self, job: JobRow) -> Measurement:
         session = self._open_session()
         artifact = self.ctx.artifact_for(job)
+        if job.baseline:  # an A/B job: candidate and in-run baseline in interleaved sessions
+            from .interleave import baseline_artifact, measure_ab, with_device
+
+            pair = getattr(session, "measure_pair", None) \
+                if self.device.profile.runner == "edgekit-runner" else None   # inference by inference
+            m = measure_ab(lambda art: session.measure(art.path, job.settings, art), artifact,
+                           baseline_artifact(self.ctx.store, job.baseline), job.settings, self.ctx.stop.wait,
+                           (lambda c, b: pair(c.path, b.path, job.settings, c, b)) if pair else None)
+            return with_device(m, self.device.name, self.device.profile.name)
         m = session.measure(artifact.path, job.settings, artifact)
         if job.settings.repeat > 1 and m.status == "ok":
             # a lab job's sessions run back to back on its device (cool-down between); deploy

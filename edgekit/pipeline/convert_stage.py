@@ -11,7 +11,7 @@ import logging
 
 from ..artifact import Manifest, sha256_file
 from ..errors import ConversionError, EdgekitError
-from ..recipes.family import FAMILY_NAME
+from ..recipes.family import FAMILY_NAME, family_label, flat_channels
 from .clock import StageClock, StageTiming, forward
 from .context import StageContext
 from .run_folder import RunFolder, content_key
@@ -42,6 +42,10 @@ def stage_convert(ctx: StageContext) -> StageTiming:
 
         info = {"name": m.name, "family": FAMILY_NAME if m.width is not None else "user",
                 "width": m.width, "recipe": m.recipe, "params": m.params, "dataset": ctx.dataset_id}
+        if m.width is not None:  # the conv/dense widths, so the report can show what rounding changed
+            multiple = ctx.cfg.family.channel_multiple
+            info.update(family=family_label(multiple), channel_multiple=multiple,
+                        channels=flat_channels(m.width, multiple))
         try:
             manifest = convert(m.path, folder, variants=list(c.variants), calibration=calib, samples=rows,
                                name=m.name, model_info=info,

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, EdgekitError
+from ..errors import ConfigError, DeviceTimeout, DeviceUnreachable, EdgekitError
 from ..measurement import RunSettings
 from .clock import StageClock, StageTiming, forward
 from .context import StageContext
@@ -50,8 +50,10 @@ def _measure_devices(ctx: StageContext, clock: StageClock) -> None:
 
     settings = run_settings(ctx.cfg)
     plan: list[tuple[str, list[Any]]] = []
+    names: dict[str, str] = {}
     for device in ctx.cfg.measure.devices:
         profile = get_profile(device, ctx.cfg.measure.profiles)
+        names[device] = profile.name
         arts = [a for a in ctx.artifacts if a.variant != "edgetpu" or "edgetpu" in profile.delegates]
         todo = [a for a in arts if not _measured(ctx, a.sha256, profile.name, settings)]
         clock.cached += len(arts) - len(todo)
@@ -72,6 +74,8 @@ def _measure_devices(ctx: StageContext, clock: StageClock) -> None:
                                  profiles_dirs=ctx.cfg.measure.profiles,
                                  progress=forward(ctx.progress, "measure", done, total, prefix=device))
             except EdgekitError as err:
+                if isinstance(err, (DeviceUnreachable, DeviceTimeout)) and names[device] not in ctx.unreachable:
+                    ctx.unreachable.append(names[device])   # the report may predict it instead
                 clock.failed += len(group)
                 ctx.notes.append(f"{device}: measuring failed: {err.message}"
                                  + (f" (hint: {err.hint})" if err.hint else ""))

@@ -96,6 +96,8 @@ class DatasetSection:
 class FamilySection:
     widths: tuple[float, ...] = (0.1, 0.25, 0.5)
     models: tuple[str, ...] = ()          # user Keras models in place of the family
+    #: round every conv/dense width to a multiple of this (MobileNet's make_divisible); 1 = no rounding
+    channel_multiple: int = 1
 
 
 @dataclass(frozen=True)
@@ -370,6 +372,13 @@ def _check_values(cfg: PipelineConfig, where: str) -> None:
         raise _bad(where, "convert", "variants", list(c.variants), f"a non-empty list of: {', '.join(VARIANT_CHOICES)}")
     if "distillation" in t.recipes and not t.teacher_model and not (0 < t.teacher_width <= 16):
         raise _bad(where, "train", "teacher_width", t.teacher_width, "a width multiplier in (0, 16]")
+    if cfg.family.channel_multiple < 1:
+        raise _bad(where, "family", "channel_multiple", cfg.family.channel_multiple,
+                   "a whole number ≥ 1 (1 = no rounding; MobileNet rounds to 8)")
+    if cfg.family.channel_multiple != 1 and not cfg.uses_family:
+        raise ConfigError(f"pipeline '{where}': [family] channel_multiple = {cfg.family.channel_multiple} "
+                          "applies to the paper's family, but [family] lists models",
+                          hint="drop channel_multiple, or use widths instead of models")
     if cfg.uses_family and not cfg.family.widths:
         raise ConfigError(f"pipeline '{where}': [family] has neither widths nor models",
                           hint="set widths = [0.25, 0.5, 1.0] or models = [\"my_model.keras\"]")

@@ -9,7 +9,7 @@ store on every run — it is cheap and needs no TensorFlow.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ..errors import ConfigError
 from ..report.selection import Selection
@@ -27,13 +27,35 @@ def _limit(value: float) -> Optional[float]:
     return value if value > 0 else None
 
 
-def report_key(ctx: StageContext) -> str:
-    """Changes when anything the report shows changes."""
+def report_key(ctx: StageContext, predict: Sequence[str] = ()) -> str:
+    """Changes when anything the report shows changes (a predictor refitted included)."""
     st, shas = ctx.store, ctx.artifact_shas
     meas = sorted(m.id for m in st.measurements(status="ok") if m.artifact_sha256 in shas)
     qual = sorted((q.artifact_sha256, q.dataset, q.metric, round(q.value, 9)) for q in st.quality()
                   if q.artifact_sha256 in shas)
-    return content_key("report", meas, qual, sorted(shas), ctx.cfg.report.__dict__)
+    key = content_key("report", meas, qual, sorted(shas), ctx.cfg.report.__dict__)
+    if not predict:   # the key of a run without predictions is what it always was
+        return key
+    from ..predict.registry import predictor_path
+
+    fitted = [(d, predictor_path(d).stat().st_mtime_ns, predictor_path(d).stat().st_size) for d in predict]
+    return content_key(key, fitted)
+
+
+def predictable(ctx: StageContext) -> list[str]:
+    """The unreachable devices of this run that have a fitted latency predictor."""
+    from ..predict.registry import find_predictor
+
+    out = []
+    for device in ctx.unreachable:
+        try:
+            found = find_predictor(device) is not None
+        except ConfigError as err:   # a damaged or foreign predictor file: say so, measure-only report
+            ctx.notes.append(f"{device}: its latency predictor cannot be used: {err.message}")
+            found = False
+        if found:
+            out.append(device)
+    return out
 
 
 def report_and_summarise(ctx: StageContext) -> tuple[StageTiming, dict[str, dict[str, Any]],
@@ -42,7 +64,8 @@ def report_and_summarise(ctx: StageContext) -> tuple[StageTiming, dict[str, dict
     clock = StageClock("report", ctx.progress)
     r = ctx.cfg.report
     folder = ctx.folder.report_dir
-    key = report_key(ctx)
+    predict = predictable(ctx)
+    key = report_key(ctx, predict)
     marker = folder / MARKER
     doc = RunFolder.done(marker)
     if not ctx.artifact_shas:
@@ -53,6 +76,7 @@ def report_and_summarise(ctx: StageContext) -> tuple[StageTiming, dict[str, dict
         clock.event("report", 1, 1, "cached")
         recs = doc.get("recommendations", {})
         files = doc.get("files", {})
+        ctx.predicted.update(doc.get("predicted", {}))
     else:
         from ..report.api import report
 
@@ -63,15 +87,29 @@ def report_and_summarise(ctx: StageContext) -> tuple[StageTiming, dict[str, dict
                         max_latency_ms=_limit(r.max_latency_ms), max_size_kb=_limit(r.max_size_kb),
                         min_quality=_limit(r.min_quality), paper="auto",
                         title=r.title or f"edgekit pipeline: {ctx.cfg.pipeline.name}",
-                        progress=forward(ctx.progress, "report", 0, 1), **kwargs)
+                        progress=forward(ctx.progress, "report", 0, 1), predict=predict, **kwargs)
         recs = {dev: recommendation_dict(rec, result.data.scale) for dev, rec in result.recommendations.items()}
         files = {fmt: [str(p) for p in paths] for fmt, paths in result.files.items()}
         rel = [str(p.relative_to(folder)) for paths in result.files.values() for p in paths
                if p.is_relative_to(folder)]
-        RunFolder.mark(marker, {"key": key, "recommendations": recs, "files": files, "files_rel": rel})
+        ctx.predicted.update({dev: [predicted_dict(c) for c in cands] for dev, cands in result.predicted.items()})
+        RunFolder.mark(marker, {"key": key, "recommendations": recs, "files": files, "files_rel": rel,
+                                "predicted": ctx.predicted})
         clock.ran += 1
+    for dev, points in ctx.predicted.items():
+        ctx.notes.append(f"{dev}: could not be reached; {len(points)} latenc{'y' if len(points) == 1 else 'ies'} "
+                         "predicted by its latency predictor instead (labelled predicted in the report, never "
+                         "measured, never recommended)")
     texts, details = summarise_strategies(ctx)
     return clock.finish(), recs, files, texts, details
+
+
+def predicted_dict(c: Any) -> dict[str, Any]:
+    """A predicted point of the report as plain JSON (for the run's summary)."""
+    return {"label": c.label, "model": c.model, "variant": c.variant, "artifact_sha256": c.artifact_sha256,
+            "predicted": True, "predicted_ms": c.median_ms,
+            "interval_ms": list(c.interval_ms) if c.interval_ms else None, "interval_level": c.interval_level,
+            "stale": c.stale, "warnings": list(c.prediction_warnings)}
 
 
 def _selection(ctx: StageContext) -> Selection:

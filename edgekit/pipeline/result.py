@@ -56,6 +56,9 @@ class PipelineResult:
     dataset: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     seconds: float = 0.0
+    #: device → predicted points (label, artifact, predicted_ms, interval) for devices that could
+    #: not be reached but have a latency predictor: predictions, never measurements
+    predicted: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def stage(self, name: str) -> StageTiming:
         for s in self.stages:
@@ -78,7 +81,7 @@ class PipelineResult:
             "recommendations": self.recommendations, "strategies": self.strategies,
             "strategy_details": self.strategy_details,
             "param_table": [r.to_dict() for r in self.param_table],
-            "report_files": self.report_files, "notes": self.notes,
+            "report_files": self.report_files, "notes": self.notes, "predicted": self.predicted,
         }
 
 

@@ -96,7 +96,7 @@ def execute(cfg: PipelineConfig, progress: Optional[ProgressCallback] = None,
             models=ctx.models, manifests=[m.path for m in ctx.manifests],
             store_path=str(store.path.resolve()) if store.path else store.location, report_files=files, strategy_details=details,
             notes=ctx.notes, dataset=training.dataset.summary() if training.dataset else {},
-            source=cfg.source, seconds=time.perf_counter() - t0)
+            source=cfg.source, seconds=time.perf_counter() - t0, predicted=ctx.predicted)
         save_summary(folder, result)
         return result
     finally:

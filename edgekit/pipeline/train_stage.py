@@ -88,7 +88,8 @@ class TrainingStages:
         sources: list[tuple[str, Optional[float], Optional[Path], dict[str, Any]]] = []
         if cfg.uses_family:
             for w in cfg.family.widths:
-                sources.append((model_name(w), w, None, self._family_spec(w)))
+                sources.append((model_name(w, multiple=cfg.family.channel_multiple), w, None,
+                                self._family_spec(w, cfg.family.channel_multiple)))
         else:
             for p in cfg.family.models:
                 path = Path(p)
@@ -100,11 +101,14 @@ class TrainingStages:
                 members.append(Member(name, recipe, width, path, key))
         return members
 
-    def _family_spec(self, width: float) -> dict[str, Any]:
+    def _family_spec(self, width: float, multiple: int = 1) -> dict[str, Any]:
         ds = self.dataset
         assert ds is not None
-        return {"family": FAMILY_NAME, "version": FAMILY_VERSION, "width": width,
+        spec = {"family": FAMILY_NAME, "version": FAMILY_VERSION, "width": width,
                 "input_shape": list(ds.input_shape), "classes": ds.num_classes}
+        if multiple != 1:  # 1 keeps the keys (and so the cached models) of runs before the option
+            spec["channel_multiple"] = multiple
+        return spec
 
     def _augmentation(self) -> AugmentationConfig:
         t = self.cfg.train
@@ -191,7 +195,8 @@ class TrainingStages:
             doc = RunFolder.done(folder / "train.json")
             if doc is None:
                 if m.width is not None:
-                    model = paper_cnn(m.width, ds.input_shape, ds.num_classes, seed=self.cfg.pipeline.seed)
+                    model = paper_cnn(m.width, ds.input_shape, ds.num_classes, seed=self.cfg.pipeline.seed,
+                                      channel_multiple=self.cfg.family.channel_multiple)
                 else:
                     assert m.user_path is not None
                     model = load_user_model(m.user_path)

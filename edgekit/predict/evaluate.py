@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from ..errors import ConfigError
 from .dataset import Sample, group_folds
 from .features import model_dtype
 from .predictor import fit
@@ -67,6 +68,12 @@ def evaluate(samples: Sequence[Sample], approach: str, folds: int = 5, level: fl
     """
     groups = [s.arch_id for s in samples]
     outer = group_folds(groups, folds, seed)
+    inner = min(5, folds)
+    smallest = min(len({groups[j] for j in range(len(samples))} - {groups[j] for j in test}) for test in outer)
+    if smallest < inner:
+        raise ConfigError(f"{len(set(groups))} architectures are too few to evaluate with {folds} folds: a training "
+                          f"part would hold {smallest}, and its interval calibration needs {inner}",
+                          hint="measure more architectures (edgekit predict sample --n …) or pass fewer --folds")
     pred = np.zeros(len(samples))
     lo = np.zeros(len(samples))
     hi = np.zeros(len(samples))
@@ -75,7 +82,7 @@ def evaluate(samples: Sequence[Sample], approach: str, folds: int = 5, level: fl
         train = np.setdiff1d(np.arange(len(samples)), test)
         t0 = time.perf_counter()
         predictor = fit([samples[j] for j in train], approach, level=level, seed=seed + 1 + i,
-                        calibration_folds=min(5, folds))
+                        calibration_folds=inner)
         fit_times.append(time.perf_counter() - t0)
         for j in test:
             r = predictor.predict_kernels(samples[j].kernels)

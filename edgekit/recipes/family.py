@@ -51,6 +51,58 @@ def scaled(filters: int, width: float) -> int:
     return max(1, int(round(filters * width)))
 
 
+def make_divisible(value: float, multiple: int = 1) -> int:
+    """MobileNet's ``make_divisible``: ``value`` rounded to the nearest multiple of ``multiple``,
+    at least ``multiple``, and never more than 10 % below ``value`` (then one multiple up).
+
+    ``multiple=1`` is plain rounding (at least 1): the family's widths without rounding.
+    """
+    multiple = check_multiple(multiple)
+    new = max(multiple, int(value + multiple / 2) // multiple * multiple)
+    if new < 0.9 * value:
+        new += multiple
+    return new
+
+
+def check_multiple(multiple: Any) -> int:
+    """``multiple`` as a whole number ≥ 1.
+
+    Raises:
+        ConfigError: it is not one.
+    """
+    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+        raise ConfigError(f"channel multiple {multiple!r} is not a whole number ≥ 1",
+                          hint="use 1 (no rounding, the paper's widths) or e.g. 4, 8 or 16 (MobileNet uses 8)")
+    return multiple
+
+
+def channels(width: float, multiple: int = 1) -> dict[str, list[int]]:
+    """Every conv/dense width of the family member: ``stem``, ``blocks`` (one list per block)
+    and ``dense`` (the hidden layer), each rounded by :func:`make_divisible` to ``multiple``.
+
+    With ``multiple=1`` these are the widths the family has always had.
+    """
+    check_multiple(multiple)
+
+    def w(f: int, scale: float) -> int:
+        return scaled(f, scale) if multiple == 1 else make_divisible(f * scale, multiple)
+
+    return {"stem": [w(f, 1.0) for f in STEM_FILTERS],
+            "blocks": [[w(f, width) for f in block] for block in BLOCK_FILTERS],
+            "dense": [w(DENSE_UNITS, width)]}
+
+
+def flat_channels(width: float, multiple: int = 1) -> list[int]:
+    """:func:`channels` as one list: stem, blocks, hidden dense (the order of the layers)."""
+    c = channels(width, multiple)
+    return c["stem"] + [f for block in c["blocks"] for f in block] + c["dense"]
+
+
+def family_label(multiple: int = 1) -> str:
+    """The family's name in model info: ``paper-cnn``, or ``paper-cnn-m8`` with channels rounded to 8."""
+    return FAMILY_NAME if check_multiple(multiple) == 1 else f"{FAMILY_NAME}-m{multiple}"
+
+
 def _check(width: float, input_shape: Sequence[int], num_classes: int) -> tuple[int, int, int]:
     if not isinstance(width, (int, float)) or isinstance(width, bool) or not math.isfinite(width) \
             or width <= 0 or width > 16:
@@ -74,14 +126,15 @@ def width_tag(width: float) -> str:
     return "w" + (f"{width:.4f}".rstrip("0").rstrip("."))
 
 
-def model_name(width: float, recipe: str = "") -> str:
-    """The family member's name, e.g. ``cnn-w0.25-distillation``."""
-    base = f"cnn-{width_tag(width)}"
+def model_name(width: float, recipe: str = "", multiple: int = 1) -> str:
+    """The family member's name, e.g. ``cnn-w0.25-distillation`` (``cnn-w0.25-m8-distillation``
+    with channels rounded to multiples of 8)."""
+    base = f"cnn-{width_tag(width)}" + (f"-m{multiple}" if check_multiple(multiple) != 1 else "")
     return f"{base}-{recipe}" if recipe else base
 
 
 def paper_cnn(width: float, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10,
-              seed: int | None = None) -> Any:
+              seed: int | None = None, channel_multiple: int = 1) -> Any:
     """Build (untrained) the paper's CNN at a width multiplier.
 
     Args:
@@ -90,22 +143,25 @@ def paper_cnn(width: float, input_shape: Sequence[int] = (32, 32, 3), num_classe
         input_shape: (height, width, channels); height and width at least 8.
         num_classes: the number of classes of the softmax output.
         seed: seeds the weight initialisers (None: Keras' global seed state).
+        channel_multiple: round every conv/dense width (the stem's too) to a multiple of this
+            with :func:`make_divisible` (MobileNet's rule); 1 keeps the family's widths.
 
     Returns:
         A functional ``keras.Model`` named ``paper-cnn`` whose last layer is a ``Softmax``
         named ``probabilities`` over the output of the ``logits`` dense layer.
 
     Raises:
-        ConfigError: for a width, shape or class count the family cannot take.
+        ConfigError: for a width, shape, class count or channel multiple the family cannot take.
     """
     h, w, c = _check(width, input_shape, num_classes)
+    widths = channels(width, channel_multiple)
     from ..tflite.quiet import quiet_tensorflow
 
     with quiet_tensorflow():  # the first layer initialises TensorFlow's devices, which prints
-        return _build(width, (h, w, c), num_classes, seed)
+        return _build(widths, (h, w, c), num_classes, seed)
 
 
-def _build(width: float, shape: tuple[int, int, int], num_classes: int, seed: int | None) -> Any:
+def _build(widths: dict[str, list[int]], shape: tuple[int, int, int], num_classes: int, seed: int | None) -> Any:
     import keras
     from keras import layers
 
@@ -123,16 +179,16 @@ def _build(width: float, shape: tuple[int, int, int], num_classes: int, seed: in
     inputs = keras.Input((h, w, c), name="image")
     x = inputs
     side = min(h, w)
-    for i, f in enumerate(STEM_FILTERS):
+    for i, f in enumerate(widths["stem"]):
         x = conv_bn_relu(x, f, f"stem{i + 1}")
     x, side = _maybe_pool(layers, x, side, "stem_pool")
-    for b, block in enumerate(BLOCK_FILTERS):
+    for b, block in enumerate(widths["blocks"]):
         for i, f in enumerate(block):
-            x = conv_bn_relu(x, scaled(f, width), f"block{b + 1}_{i + 1}")
-        if b < len(BLOCK_FILTERS) - 1:
+            x = conv_bn_relu(x, f, f"block{b + 1}_{i + 1}")
+        if b < len(widths["blocks"]) - 1:
             x, side = _maybe_pool(layers, x, side, f"block{b + 1}_pool")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = layers.Dense(scaled(DENSE_UNITS, width), activation="relu", kernel_initializer=dense_init,
+    x = layers.Dense(widths["dense"][0], activation="relu", kernel_initializer=dense_init,
                      name="hidden")(x)
     logits = layers.Dense(num_classes, kernel_initializer=dense_init, name="logits")(x)
     probs = layers.Softmax(name="probabilities")(logits)
@@ -145,18 +201,20 @@ def _maybe_pool(layers: Any, x: Any, side: int, name: str) -> tuple[Any, int]:
     return x, side
 
 
-def param_count(width: float, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10) -> int:
+def param_count(width: float, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10,
+                channel_multiple: int = 1) -> int:
     """The family member's parameter count (trainable + BatchNorm statistics), without Keras.
 
     Convolutions and dense layers have the same weights at any input size (global average
     pooling), so the count depends only on the channels, the width and the classes.
     """
     _, _, c = _check(width, input_shape, num_classes)
+    flat = flat_channels(width, channel_multiple)
     total, prev = 0, c
-    for f in list(STEM_FILTERS) + [scaled(f, width) for block in BLOCK_FILTERS for f in block]:
+    for f in flat[:-1]:
         total += 9 * prev * f + 4 * f   # 3×3 kernel without bias + BatchNorm (γ, β, mean, var)
         prev = f
-    hidden = scaled(DENSE_UNITS, width)
+    hidden = flat[-1]
     total += prev * hidden + hidden
     total += hidden * num_classes + num_classes
     return total

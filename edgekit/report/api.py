@@ -47,6 +47,11 @@ class ReportResult:
     frontiers: dict[str, list[Candidate]]
     data: ReportData
 
+    @property
+    def predicted(self) -> dict[str, list[Candidate]]:
+        """Predicted (never measured) points per device; empty without ``predict``."""
+        return {d: self.data.predicted_for(d) for d in self.data.predicted_devices}
+
 
 def _recommend(pool: list[Any], front: Any, device: Optional[str], c: Constraints, scale: Any,
                exact: bool) -> Recommendation:
@@ -109,6 +114,9 @@ def build_tables(data: ReportData, fr: Frontiers, devices: Sequence[str], paper:
         tables.append(devices_table([data.devices[d] for d in devices]))
     if data.failed:
         tables.append(failed_table([f for f in data.failed if f.device in devices]))
+    from .predicted import predicted_tables
+
+    tables.extend(predicted_tables(data))
     paper_tables = [paper_reference_table(), paper_mobilenet_table()] if paper else []
     return tables, paper_tables
 
@@ -122,13 +130,18 @@ def _plots(content: ReportContent, plot_dir: Path, formats: Sequence[str], progr
          "Every model file; the dashed step line is the Pareto frontier (no other file is both smaller and better). "
          + (f"Grey × are {PAPER_LABEL}'s CIFAR-10 figures, for comparison." if content.paper_in_plots else ""),
          lambda stem: plots.plot_quality_vs_size(d, fr, stem, formats, paper=content.paper_in_plots))]
-    for dev in content.devices:
+    for dev in list(content.devices) + [x for x in d.predicted_devices if x not in content.devices]:
         col = content.paper_columns.get(dev) if content.paper_in_plots else None
-        jobs.append((f"quality_vs_latency_{plots.slug(dev)}", f"{dev}: {s.metric} vs latency",
+        pred = d.predicted_for(dev)
+        jobs.append((f"quality_vs_latency_{plots.slug(dev)}", f"{dev}: {s.metric} vs latency"
+                     + (" (with predictions)" if pred else ""),
                      "Median latency; error bars are 95 % intervals (of the median; of top-1, Wilson); dashed "
                      "step line = Pareto frontier (beyond noise unless exact); red edge and ⚠ = flagged run."
+                     + (f" Hollow markers = predicted by {dev}'s latency predictor, not measured (dotted bars: "
+                        "its interval); never on the frontier." if pred else "")
                      + (f" Grey × = {PAPER_LABEL} on the matching phone." if col else ""),
-                     lambda stem, dev=dev, col=col: plots.plot_quality_vs_latency(d, fr, dev, stem, formats, col)))
+                     lambda stem, dev=dev, col=col, pred=pred: plots.plot_quality_vs_latency(
+                         d, fr, dev, stem, formats, col, predicted=pred)))
     if content.devices:
         jobs.append(("latency_by_model", "Latency per model and variant",
                      "One panel per device; bars are medians, whiskers their 95 % intervals (the spread the tool "
@@ -152,7 +165,8 @@ def report(store: StoreArg = None, out: Union[str, os.PathLike[str]] = "edgekit-
            paper: Union[str, bool] = "auto", title: str = "edgekit report",
            progress: Optional[ProgressCallback] = None, policy: str = "latest", flagged: str = "mark",
            manifests: Sequence[Union[str, Path]] = (), selection: Optional[Selection] = None,
-           exact: bool = False, emulated: bool = False) -> ReportResult:
+           exact: bool = False, emulated: bool = False, predict: Sequence[str] = (),
+           predictors: Union[str, os.PathLike[str], None] = None) -> ReportResult:
     """Write the Pareto report of a results store.
 
     Args:
@@ -178,22 +192,42 @@ def report(store: StoreArg = None, out: Union[str, os.PathLike[str]] = "edgekit-
             only beyond noise (confidence intervals) and report tie groups.
         emulated: let measurements from emulated devices (flag ``emulated``) into frontiers
             and recommendations; by default they are shown in tables but never compared.
+        predict: devices whose fitted latency predictor fills in the artifacts they have not
+            measured (see :mod:`edgekit.report.predicted`): predicted points are labelled as
+            such everywhere and never enter a frontier, tie group or recommendation.
+        predictors: the predictor folder (default ``$EDGEKIT_PREDICTORS`` or
+            ``.edgekit/predictors``).
 
     Returns:
         A :class:`ReportResult` with the files written per format.
 
     Raises:
-        ConfigError: missing or empty store, unknown device, format or metric, bad constraint.
+        ConfigError: missing or empty store, unknown device, format or metric, bad constraint,
+            a ``predict`` device without a fitted predictor.
     """
     fmts = _formats(formats)
+    predict = list(dict.fromkeys([predict] if isinstance(predict, str) else predict))
     constraints = Constraints(max_latency_ms, max_size_kb, min_quality)
     st = open_store(store, must_exist=True)
     if st is None:
         raise ConfigError("a report needs a results store", hint="pass --store PATH or URL")
     try:
         progress_report(progress, "report", "read store", 0, None, st.location)
-        data = collect(st, quality_metric=quality_metric, devices=devices, policy=policy, manifests=manifests,
-                       selection=selection or Selection())
+        only_predicted = False
+        if devices and predict:  # a device given only to be predicted need not be in the store
+            devices = [x for x in devices if x not in predict or st.measurements(device=x)]
+            only_predicted = not devices
+        data = collect(st, quality_metric=quality_metric, devices=devices or None, policy=policy,
+                       manifests=manifests, selection=selection or Selection())
+        if only_predicted:  # every --device is predicted: no measured device is shown
+            data.candidates.clear()
+            data.failed.clear()
+            data.devices.clear()
+        if predict:
+            from .predicted import add_predictions
+
+            progress_report(progress, "report", "predict", 0, None, ", ".join(predict))
+            add_predictions(data, st, predict, selection or Selection(), predictors)
     finally:
         close_if_owned(store, st)
     devs = list(data.devices)

@@ -52,6 +52,30 @@ class Candidate:
     median_ci_hi_ms: Optional[float] = None
     quality_ci_lo: Optional[float] = None
     quality_ci_hi: Optional[float] = None
+    #: the measurement's sessions (``edgekit deploy --repeat N``, lab A/B jobs): median_us,
+    #: started_at, finished_at (and pair); speed-ups between interleaved ones are paired
+    sessions: tuple[dict[str, Any], ...] = ()
+    #: the paper family's channel rounding (None: not recorded) and its conv/dense widths
+    channel_multiple: Optional[int] = None
+    channels: tuple[int, ...] = ()
+    #: a predicted point (``median_ms`` is the prediction, never a measurement): its interval
+    #: (``interval_level`` coverage, from the device's predictor), and why it may be stale
+    predicted: bool = False
+    interval_lo_ms: Optional[float] = None
+    interval_hi_ms: Optional[float] = None
+    interval_level: Optional[float] = None
+    prediction_warnings: tuple[str, ...] = ()
+
+    @property
+    def interval_ms(self) -> Optional[tuple[float, float]]:
+        """A predicted point's interval (None for measured points)."""
+        if self.interval_lo_ms is None or self.interval_hi_ms is None:
+            return None
+        return (self.interval_lo_ms, self.interval_hi_ms)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.prediction_warnings)
 
     @property
     def latency_ms(self) -> Optional[float]:
@@ -153,6 +177,17 @@ class ReportData:
     superseded: int
     metrics_available: list[str]
     notes: list[str] = field(default_factory=list)
+    #: predicted points (never in ``candidates``, so never in a frontier or recommendation)
+    predicted: list[Candidate] = field(default_factory=list)
+    #: artifact sha256 → its file, as recorded (to predict the artifacts a device has not run)
+    artifact_paths: dict[str, str] = field(default_factory=dict)
 
     def for_device(self, device: str) -> list[Candidate]:
         return [c for c in self.candidates if c.device == device]
+
+    def predicted_for(self, device: str) -> list[Candidate]:
+        return [c for c in self.predicted if c.device == device]
+
+    @property
+    def predicted_devices(self) -> list[str]:
+        return list(dict.fromkeys(c.device for c in self.predicted if c.device))

@@ -55,13 +55,20 @@ def model_identity(artifact: Artifact, manifest_models: Optional[dict[str, str]]
         name = stem[: -len(suffix)] if stem.endswith(suffix) and len(stem) > len(suffix) else stem
     width = info.get("width")
     params = info.get("params")
-    return {
+    multiple = info.get("channel_multiple")
+    chans = info.get("channels")
+    out: dict[str, Any] = {
         "model": str(name),
         "family": str(info.get("family") or ""),
         "width": float(width) if isinstance(width, (int, float)) and not isinstance(width, bool) else None,
         "recipe": str(info.get("recipe") or ""),
         "params": int(params) if isinstance(params, (int, float)) and not isinstance(params, bool) else None,
     }
+    if isinstance(multiple, int) and not isinstance(multiple, bool):   # the paper family's channel rounding
+        out["channel_multiple"] = multiple
+    if isinstance(chans, list) and chans and all(isinstance(c, int) for c in chans):
+        out["channels"] = tuple(chans)
+    return out
 
 
 def quality_scale(metric: str, values: Sequence[float]) -> QualityScale:
@@ -119,7 +126,8 @@ def _merge(ok: list[Measurement], policy: str) -> tuple[Measurement, dict[str, A
                             "mean_ms": st.mean / 1000.0, "spread_lo_ms": st.p10 / 1000.0,
                             "spread_hi_ms": st.p90 / 1000.0}, False
         unpoolable = True
-    return latest, {**candidate_fields(latest), "flags": tuple(latest.flags)}, unpoolable
+    return latest, {**candidate_fields(latest), "flags": tuple(latest.flags),
+                    "sessions": tuple(dict(x) for x in latest.sessions)}, unpoolable
 
 
 def _manifest_artifacts(manifests: Sequence[str | Path]) -> tuple[list[Artifact], dict[str, str], list[QualityRecord]]:
@@ -284,4 +292,5 @@ def collect(store: Any, quality_metric: str = "top1", devices: Optional[Sequence
     return ReportData(store_path=store.location, metric=quality_metric, dataset=datasets.get(quality_metric, ""),
                       scale=scale, policy=policy, models=models, candidates=candidates, failed=failed,
                       devices=summaries, measurements_total=len(meas), superseded=superseded,
-                      metrics_available=metrics_available, notes=notes)
+                      metrics_available=metrics_available, notes=notes,
+                      artifact_paths={sha: str(a.path) for sha, a in artifacts.items()})

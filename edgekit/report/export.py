@@ -11,13 +11,15 @@ from typing import Any, Optional
 from ..jsonio import write_json, write_text
 from .collect import Candidate
 from .content import ReportContent
+from .predicted import PREDICTED, candidate_rows, prediction_dict
 from .recommend import Recommendation
 
 CSV_COLUMNS = ("device", "model", "family", "width", "recipe", "variant", "artifact", "artifact_sha256", "params",
                "size_bytes", "size_kb", "metric", "quality", "quality_ci_lo", "quality_ci_hi", "median_ms",
                "median_ci_lo_ms", "median_ci_hi_ms", "p10_ms", "p90_ms", "cv", "samples",
                "mean_ms", "latency_stat", "spread", "spread_lo_ms", "spread_hi_ms", "runs", "flags", "pareto",
-               "measurement_id")
+               "measurement_id", "predicted", "interval_lo_ms", "interval_hi_ms", "interval_level",
+               "prediction_warnings", "channel_multiple", "channels")
 
 
 def _row(c: Candidate, content: ReportContent) -> dict[str, Any]:
@@ -33,7 +35,13 @@ def _row(c: Candidate, content: ReportContent) -> dict[str, Any]:
         "cv": "" if c.cv is None else round(c.cv, 5), "samples": c.samples, "runs": c.runs,
         "mean_ms": _r(c.mean_ms), "latency_stat": c.latency_stat, "spread": c.spread,
         "spread_lo_ms": _r(c.spread_lo_ms), "spread_hi_ms": _r(c.spread_hi_ms),
-        "flags": ";".join(c.flags), "pareto": content.frontiers.status(c), "measurement_id": c.measurement_id,
+        "flags": ";".join(c.flags), "measurement_id": c.measurement_id,
+        "pareto": PREDICTED if c.predicted else content.frontiers.status(c),
+        "predicted": "predicted" if c.predicted else "", "interval_lo_ms": _r(c.interval_lo_ms),
+        "interval_hi_ms": _r(c.interval_hi_ms), "interval_level": _r(c.interval_level),
+        "prediction_warnings": ";".join(c.prediction_warnings),
+        "channel_multiple": "" if c.channel_multiple is None else c.channel_multiple,
+        "channels": ";".join(str(x) for x in c.channels),
     }
 
 
@@ -45,7 +53,8 @@ def write_csv(content: ReportContent, path: Path) -> Path:
     """One row per candidate: each (artifact, device) measured, then every artifact with device empty.
 
     ``pareto`` is the quality × latency status on that device, or the quality × size
-    status for the device-less rows. Written atomically.
+    status for the device-less rows; predicted points (column ``predicted`` = "predicted", ``pareto``
+    = "predicted") follow the measured ones. Written atomically.
     """
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
@@ -53,6 +62,8 @@ def write_csv(content: ReportContent, path: Path) -> Path:
     for c in content.data.candidates:
         if c.device in content.devices:
             w.writerow(_row(c, content))
+    for c in candidate_rows(content.data):
+        w.writerow(_row(c, content))
     for c in content.data.models:
         w.writerow(_row(c, content))
     return write_text(path, buf.getvalue())
@@ -67,6 +78,10 @@ def candidate_dict(c: Candidate) -> dict[str, Any]:
     d["label"] = c.label
     d["median_ci_ms"] = list(c.median_ci_ms) if c.median_ci_ms else None
     d["quality_ci"] = list(c.quality_ci) if c.quality_ci else None
+    d["channels"] = list(c.channels)
+    d["prediction_warnings"] = list(c.prediction_warnings)
+    if c.predicted:
+        d.update(prediction_dict(c))
     return d
 
 
@@ -116,6 +131,8 @@ def report_document(content: ReportContent, files: dict[str, list[Path]]) -> dic
         "models": [{**candidate_dict(c), "pareto": fr.status(c)} for c in d.models],
         "candidates": [{**candidate_dict(c), "pareto": fr.status(c)} for c in d.candidates if c.device in content.devices],
         "failed": [asdict(f) for f in d.failed],
+        # predicted points (not measured; never in frontiers, ties or recommendations), per device
+        "predicted": {dev: [candidate_dict(c) for c in d.predicted_for(dev)] for dev in d.predicted_devices},
         "measurements_total": d.measurements_total,
         "superseded": d.superseded,
         "notes": list(d.notes),

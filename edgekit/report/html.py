@@ -70,6 +70,8 @@ td small{color:var(--muted);font-size:11px;margin-left:4px}
 td.flag{color:var(--warn);font-weight:600}td.bad{color:var(--bad)}td.muted{color:#9aa3b2}
 td.front{color:var(--ok);font-weight:600}td.tie{color:var(--ok);font-style:italic}
 td.paper{color:var(--paper)}
+td.predicted{font-style:italic;color:var(--paper)}tr.predicted td:first-child{box-shadow:inset 3px 0 0 #b9b2cc}
+.card.predicted{border-left:5px dashed var(--paper)}
 .tcap{color:var(--muted);font-size:12.5px;margin:6px 2px 0}
 .paperbox{border-left:4px solid var(--paper);padding-left:12px}
 footer{color:var(--muted);font-size:12px;margin-top:40px}
@@ -186,6 +188,20 @@ def _card(rec: Recommendation, scale: QualityScale) -> str:
             f'<div class="also">closest candidates and what each one breaks:</div><ul>{items}</ul></div>')
 
 
+def _predicted_card(content: ReportContent, device: str) -> str:
+    """A device's predicted points, for reference: never a recommendation."""
+    pred = content.data.predicted_for(device)
+    measured = device in content.devices
+    fastest = min(pred, key=lambda c: c.latency_ms or 0.0)
+    what = (f"{len(pred)} model(s) it has not measured are predicted" if measured
+            else f"not measured here: {len(pred)} model(s) predicted")
+    return (f'<div class="card predicted"><div class="dev">{escape(device)} — predicted</div>'
+            f'<div class="pick">no recommendation from predictions</div>'
+            f'<div class="also">{escape(what)} by its latency predictor, for reference only (fastest predicted: '
+            f'{escape(fastest.label)}, {escape(fmt_ms(fastest.latency_ms))} ms) — see the table '
+            f'<a href="#predicted-{escape(device)}">{escape(device)}: predicted latency</a>.</div></div>')
+
+
 def _ties_section(content: ReportContent) -> str:
     """The frontiers' tie groups: models that cannot be told apart beyond noise."""
     fr = content.frontiers
@@ -260,7 +276,8 @@ def render_html(content: ReportContent) -> str:
     rule = next((r.rule for r in content.recommendations.values()), "")
     parts.append(f"<p>Under {escape('; '.join(cons)) if cons else 'no constraints'}: per device, "
                  f"{escape(rule or 'the highest ' + d.metric)}.</p>")
-    parts.append('<div class="cards">' + "".join(_card(r, scale) for r in content.recommendations.values()) + "</div>")
+    parts.append('<div class="cards">' + "".join(_card(r, scale) for r in content.recommendations.values())
+                 + "".join(_predicted_card(content, dev) for dev in d.predicted_devices) + "</div>")
     if d.notes:
         parts.append('<div class="notes"><b>Notes</b><ul>' + "".join(f"<li>{escape(n)}</li>" for n in d.notes)
                      + "</ul></div>")

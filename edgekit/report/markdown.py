@@ -71,6 +71,9 @@ def render_markdown(content: ReportContent) -> str:
         out += ["", f"### Pareto frontier: {s.metric} × model size (any device)", ""]
         out.append(md_table(["model", "variant", s.metric, "size KB", "flags"], _front_rows(front, s, False),
                             [False, False, True, True, False]))
+    for t in content.tables:
+        if t.id.startswith("predicted-"):   # predicted, not measured: labelled, never a frontier
+            out += ["", render_table(t)]
     if d.failed:
         out += ["", f"{len(d.failed)} failed run(s), not used: "
                 + "; ".join(_md(f"{f.model} · {f.variant} on {f.device}: {f.error[:80]}") for f in d.failed)]

@@ -103,7 +103,7 @@ def canonical_recipe(recipe: str) -> str:
 
 def paper_matches(candidates: Iterable[Candidate]) -> bool:
     """Whether the paper's Tables 5/6 describe these models (the pipeline's ``paper-cnn`` family)."""
-    return any(c.family == PAPER_FAMILY for c in candidates)
+    return any(c.family == PAPER_FAMILY or c.family.startswith(PAPER_FAMILY + "-m") for c in candidates)
 
 
 def paper_column(device: str, profile: str = "") -> Optional[str]:

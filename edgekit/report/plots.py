@@ -15,6 +15,7 @@ from .collect import Candidate, ReportData
 from .frontiers import Frontiers
 from .pareto import staircase
 from .paper import PAPER_LABEL, RECIPE_TITLES, canonical_recipe, paper_table
+from .predicted import draw_predicted, predicted_handle
 from .spread import axis_label, error_bar
 from .tables import recipes_of, row_key, row_title
 
@@ -150,7 +151,7 @@ def _labels(ax: Any, cands: Sequence[Candidate], xs: Sequence[float], ys: Sequen
         c, front = cands[i], on_front[i]
         if not (front or label_all):
             continue
-        text = c.label + (" ⚠" if c.flagged else "")
+        text = c.label + (" ⚠" if c.flagged else "") + (" (predicted)" if c.predicted else "")
         w, h = (len(text) * 4.4 + 4) * scale, 10 * scale
         px, py = marks[i]
         options = []
@@ -234,11 +235,12 @@ def plot_quality_vs_size(data: ReportData, frontiers: Frontiers, stem: Path, for
 
 
 def plot_quality_vs_latency(data: ReportData, frontiers: Frontiers, device: str, stem: Path,
-                            formats: Sequence[str], paper_column: Optional[str] = None) -> list[Path]:
-    """Quality vs median latency on one device: p10–p90 error bars, frontier, flagged runs red-edged."""
+                            formats: Sequence[str], paper_column: Optional[str] = None,
+                            predicted: Sequence[Candidate] = ()) -> list[Path]:
+    """Quality vs median latency on one device: error bars, frontier, flagged red-edged, predicted hollow."""
     s = data.scale
     cands = [c for c in data.for_device(device) if c.quality is not None and c.latency_ms is not None]
-    if not cands:
+    if not (predicted := [c for c in predicted if c.quality is not None and c.latency_ms is not None]) and not cands:
         return []
     fig = _figure()
     ax = fig.add_subplot()
@@ -252,7 +254,8 @@ def plot_quality_vs_latency(data: ReportData, frontiers: Frontiers, device: str,
                 zorder=2)
     _front_line(ax, [(x, y) for x, y, f in zip(xs, ys, front) if f])  # type: ignore[misc]
     _scatter(ax, cands, xs, ys, front)  # type: ignore[arg-type]
-    all_x = [x for x in xs if x is not None]
+    pxs, pys = draw_predicted(ax, predicted, s, VARIANT_COLORS)
+    all_x = [x for x in xs + pxs if x is not None]
     show_paper = bool(paper_column) and s.suffix == "%"
     if show_paper:
         recipes = [r for r in recipes_of(cands) if r in RECIPE_TITLES] or ["baseline"]
@@ -265,17 +268,18 @@ def plot_quality_vs_latency(data: ReportData, frontiers: Frontiers, device: str,
     if log_x:
         ax.set_xscale("log")
         _plain_log(ax.xaxis)
-    ax.set_xlabel(axis_label(cands) + (", log scale" if log_x else ""))
+    ax.set_xlabel((axis_label(cands) if cands else "predicted latency (ms)") + (", log scale" if log_x else ""))
     ax.set_ylabel(s.axis_label)
     n_flag = sum(c.flagged for c in cands)
-    ax.set_title(f"{device}: {s.metric} vs latency — {len(cands)} variants"
-                 + (f", {n_flag} flagged" if n_flag else ""))
+    ax.set_title(f"{device}: {s.metric} vs latency — " + (f"{len(cands)} measured, {len(predicted)} predicted"
+                 if predicted else f"{len(cands)} variants") + (f", {n_flag} flagged" if n_flag else ""))
     ax.grid(True, which="major", alpha=0.3)
     ax.margins(x=0.06, y=0.09)  # room for the labels of the extreme points
     if s.suffix == "%":
         ax.set_ylim(top=min(ax.get_ylim()[1], 101.0))  # no axis above 100 %
-    ax.legend(handles=_legend_handles(cands, n_flag > 0, show_paper, True), fontsize=8, loc="best")
-    _labels(ax, cands, xs, ys, front)  # type: ignore[arg-type]
+    handles = _legend_handles(list(cands) + list(predicted), n_flag > 0, show_paper, bool(cands))
+    ax.legend(handles=handles + ([predicted_handle()] if predicted else []), fontsize=8, loc="best")
+    _labels(ax, list(cands) + list(predicted), xs + pxs, ys + pys, front + [False] * len(pxs))  # type: ignore[arg-type]
     return save(fig, stem, formats)
 
 

@@ -83,7 +83,17 @@ def speedup_cell(fd: Optional[Candidate], qd: Optional[Candidate], sp: Optional[
     """A speed-up with its 95 % interval as detail (bold red when beyond noise below 1×)."""
     if not sp or fd is None or qd is None:
         return empty()
+    from ..stats.paired import interleaved_pairs, paired_ratio
     from ..stats.ratio import ratio_from_intervals
+
+    pairs = interleaved_pairs(fd.sessions, qd.sessions)
+    if pairs is not None:  # measured in interleaved sessions: drift between them cancels pair by pair
+        est = paired_ratio(*pairs)
+        if est.known:
+            detail = f"{est.lo:.2f}–{est.hi:.2f}"
+            css = "bad" if est.hi < 1 else ("muted" if est.lo <= 1 <= est.hi else "")  # type: ignore[operator]
+            return Cell(fmt_ratio(est.value), est.value, detail=detail, css=css,
+                        note=f"95 % interval {detail}× ({est.method.replace('paired t', 'paired')})")
 
     a, b = fd.median_ci_ms, qd.median_ci_ms
     est = ratio_from_intervals((fd.latency_ms, *a), (qd.latency_ms, *b)) if a and b else None  # type: ignore[arg-type]
@@ -143,6 +153,19 @@ def row_title(key: tuple[str, Any], families: int) -> str:
     return str(what)
 
 
+def model_cell(key: tuple[str, Any], families: int, mine: Sequence[Candidate]) -> Cell:
+    """A layout row's model: its title, and the conv/dense channels when the pipeline recorded them
+    (``÷8`` when rounded to multiples of 8), so what the rounding changed can be read."""
+    value = key[1] if isinstance(key[1], float) else str(key[1])
+    chans = next((c for c in mine if c.channels), None)
+    if chans is None:
+        return Cell(row_title(key, families), value)
+    m = chans.channel_multiple or 1
+    listed = "·".join(str(x) for x in chans.channels)
+    return Cell(row_title(key, families), value, detail=(f"÷{m} " if m > 1 else "") + listed,
+                note=f"conv/dense channels {listed}" + (f", rounded to multiples of {m}" if m > 1 else ", not rounded"))
+
+
 def recipes_of(cands: Sequence[Candidate]) -> list[str]:
     """Recipes present, in the paper's order first."""
     present = list(dict.fromkeys(canonical_recipe(c.recipe) for c in cands))
@@ -184,7 +207,7 @@ def paper_layout_table(data: ReportData, devices: Sequence[str], quantized: str 
         mine = [c for c in models if row_key(c) == key]
         f, q = pick(mine, float_variant), pick(mine, quantized)
         params = next((c.params for c in mine if c.params is not None), None)
-        row = [Cell(row_title(key, families), key[1] if isinstance(key[1], float) else str(key[1])),
+        row = [model_cell(key, families, mine),
                Cell(f"{params / 1000:.2f}", params / 1000) if params is not None else empty(),
                Cell(fmt_kb(f.size_kb), f.size_kb) if f else empty(),
                Cell(fmt_kb(q.size_kb), q.size_kb) if q else empty()]
@@ -203,7 +226,8 @@ def paper_layout_table(data: ReportData, devices: Sequence[str], quantized: str 
             row.append(speedup_cell(fd, qd, sp))
         rows.append(row)
     caption = (f"Measured. Size × = {float_variant} size / {quantized} size (exact); speed-up × = {float_variant} "
-               f"median / {quantized} median, with its 95 % interval (from both medians' intervals); below 1× the "
+               f"median / {quantized} median, with its 95 % interval (from both medians' intervals, or from the paired "
+               "session medians when both were measured in interleaved sessions); below 1× the "
                "quantized model is slower on that device, and a speed-up whose interval holds 1× is no difference. "
                "⚠ = flagged run.")
     if len(recipes) > 1 and devices:

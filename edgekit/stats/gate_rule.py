@@ -23,6 +23,16 @@ Why these numbers:
 
 Assumption: the intervals come from :mod:`edgekit.stats.relative_change` (i.i.d. warm
 samples within each run).
+
+Paired rule (:func:`judge_paired`): a candidate measured with its baseline in the same run,
+in interleaved sessions, is judged from the paired session medians
+(:mod:`edgekit.stats.paired`). Run-to-run drift cancels within a pair, so no margin has to
+absorb it, and the default ``paired_rule = "significant"`` is: **regressed** iff the
+one-sided 95 % lower bound of the change is above 0 *and* the estimate is above the margin
+(a slowdown that is both shown and large enough to matter); **improved** symmetrically.
+A/A (true change 0) is then flagged at most 5 % of the time, whatever the margin.
+``paired_rule = "bound"`` keeps the cross-run rule (lower bound > margin): it also controls
+false alarms for true changes up to the margin, at the cost of power with few sessions.
 """
 
 from __future__ import annotations
@@ -36,6 +46,9 @@ from edgekit.stats.ratio import Method
 from edgekit.stats.relative_change import median_difference_ci, relative_change_from_summary
 
 GateState = Literal["regressed", "ok", "improved", "cannot-judge"]
+#: how paired (in-run, interleaved) changes are judged: see the module docstring
+PairedRule = Literal["significant", "bound"]
+PAIRED_RULES: tuple[str, ...] = ("significant", "bound")
 
 
 @dataclass(frozen=True)
@@ -49,8 +62,12 @@ class RegressionRule:
 
     min_relative_margin: float = 0.05
     confidence: float = 0.95
+    paired_rule: PairedRule = "significant"
 
     def __post_init__(self) -> None:
+        if self.paired_rule not in PAIRED_RULES:
+            raise ConfigError(f"paired rule {self.paired_rule!r} is not valid",
+                              hint=f"one of: {', '.join(PAIRED_RULES)}")
         if not 0.0 <= self.min_relative_margin < 1.0:
             raise ConfigError(f"min_relative_margin {self.min_relative_margin!r} is not in [0, 1)",
                               hint="pass a fraction, e.g. 0.05 for 5 %")
@@ -69,6 +86,15 @@ class RegressionRule:
         return (f"regressed iff the {c:g} % lower confidence bound of median_new/median_base − 1 "
                 f"> +{m:g} %; improved iff the {c:g} % upper bound < −{m:g} %; "
                 f"cannot-judge without a finite interval")
+
+    def describe_paired(self) -> str:
+        """The paired (in-run baseline) rule in words."""
+        m, c = self.min_relative_margin * 100, self.confidence * 100
+        if self.paired_rule == "bound":
+            return (f"paired sessions: regressed iff the {c:g} % lower bound of the change (t interval on the "
+                    f"sessions' log ratios) > +{m:g} %")
+        return (f"paired sessions: regressed iff the {c:g} % lower bound of the change (t interval on the "
+                f"sessions' log ratios) > 0 and the estimate > +{m:g} %")
 
 
 @dataclass(frozen=True)
@@ -103,6 +129,25 @@ def judge_change(change: Estimate, rule: RegressionRule = RegressionRule()) -> G
     return GateDecision("ok", change, text, f"change {span}: not beyond ±{m * 100:g} %")
 
 
+def judge_paired(change: Estimate, rule: RegressionRule = RegressionRule()) -> GateDecision:
+    """Decide on a paired (in-run, interleaved sessions) change computed at ``rule.level``."""
+    text = rule.describe_paired()
+    if not change.known or change.value is None:
+        return GateDecision("cannot-judge", change, text, f"no finite interval ({change.method})")
+    m = rule.min_relative_margin
+    lo, hi, v = change.lo, change.hi, change.value
+    span = f"{v * 100:+.2f} % [{lo * 100:+.2f} %, {hi * 100:+.2f} %]"  # type: ignore[operator]
+    if rule.paired_rule == "bound":
+        up, down = lo > m, hi < -m  # type: ignore[operator]
+    else:
+        up, down = lo > 0 and v > m, hi < 0 and v < -m  # type: ignore[operator]
+    if up:
+        return GateDecision("regressed", change, text, f"change {span}: slower beyond +{m * 100:g} %")
+    if down:
+        return GateDecision("improved", change, text, f"change {span}: faster beyond −{m * 100:g} %")
+    return GateDecision("ok", change, text, f"change {span}: no change beyond ±{m * 100:g} % shown")
+
+
 def judge_samples(base_samples: Any, new_samples: Any, rule: RegressionRule = RegressionRule(),
                   method: Method = "auto", seed: int = 0) -> GateDecision:
     """Decide from every warm sample of the baseline and the new run."""
@@ -114,4 +159,5 @@ def judge_summaries(base: dict[str, Any], new: dict[str, Any], rule: RegressionR
     return judge_change(relative_change_from_summary(base, new, rule.level), rule)
 
 
-__all__ = ["GateDecision", "GateState", "RegressionRule", "judge_change", "judge_samples", "judge_summaries"]
+__all__ = ["GateDecision", "GateState", "PAIRED_RULES", "PairedRule", "RegressionRule", "judge_change",
+           "judge_paired", "judge_samples", "judge_summaries"]

@@ -19,6 +19,7 @@ import edgekit
 from edgekit.artifact import Manifest, sha256_file
 from edgekit.devices.deploy import deploy
 from edgekit.devices.profile import DeviceProfile, get_profile
+from edgekit.devices.runners.script import runner_script_path
 from edgekit.devices.session import DeviceSession
 from edgekit.devices.transports.local import LocalTransport
 from edgekit.devices.workdir import RemoteWorkdir, check_workdir
@@ -120,7 +121,9 @@ def test_pushes_are_content_addressed(tiny_models, tmp_path: Path) -> None:  # n
     with DeviceSession(profile, transport=first) as s:
         s.measure(tiny_models.fp32_tflite, QUICK)
         s.measure(tiny_models.fp32_tflite, QUICK)
-    assert len(first.pushes) == 2                                    # the model and the runner, once each
+    assert len(first.pushes) == 1            # the model, once; the runner came on its channel (session_open)
+    runner = Path(profile.workdir) / "bin" / f"edgekit_runner-{sha256_file(runner_script_path())[:12]}.py"
+    assert runner.read_bytes() == runner_script_path().read_bytes()  # checked and saved for later sessions
     partial = re.compile(re.escape(f"models/{sha256_file(tiny_models.fp32_tflite)}.tflite.") + r"[0-9a-f]{12}\.partial$")
     assert any(partial.search(p) for p in first.pushes)  # an unpredictable partial name
     second = CountingTransport()
@@ -146,7 +149,7 @@ def test_second_deploy_does_not_push_again(tiny_models, tmp_path: Path, monkeypa
     monkeypatch.setattr("edgekit.devices.transports.factory.make_transport", factory)
     for _ in range(2):
         deploy(tiny_models.int8_tflite, device=host(tmp_path), settings=QUICK, store=False)
-    assert [len(t.pushes) for t in made] == [2, 0]
+    assert [len(t.pushes) for t in made] == [1, 0]                   # the model (the runner: on its channel)
 
 
 def test_names_with_spaces_and_quotes(tiny_models, tmp_path: Path) -> None:  # noqa: ANN001

@@ -58,6 +58,26 @@ def test_real_run_keeps_every_sample(tiny_models, tmp_path: Path, which: str) ->
     assert result.raw["samples_source"] == "per-run"
 
 
+def test_ab_run_alternates_the_two_models_inference_by_inference(tiny_models) -> None:  # noqa: ANN001
+    cand, base = tiny_models.fp32_tflite, tiny_models.int8_tflite
+    rc, doc, _ = run(cand, "--baseline-model", str(base), "--warmup-runs", "3", "--warmup-seconds", "0",
+                     "--runs", "7", "--min-seconds", "0")
+    assert rc == 0 and doc["status"] == "ok" and doc["interleaved"] == "inference"
+    b = doc["baseline"]
+    # every timed pair has both models; 7 runs each (the pair order alternates A B, B A, …)
+    assert len(doc["samples_us"]) == len(b["samples_us"]) == 7
+    assert len(doc["warmup_samples_us"]) == len(b["warmup_samples_us"]) == 3
+    assert b["model"] == str(base) and b["model_size_bytes"] == base.stat().st_size
+    assert b["init_us"] > 0 and b["first_inference_us"] > 0 and b["inputs"][0]["dtype"] == "int8"
+    assert doc["inputs"][0]["dtype"] == "float32" and doc["model"] == str(cand)
+    result = to_result(doc)
+    assert result.raw["baseline"]["samples_us"] == b["samples_us"] and result.raw["interleaved"] == "inference"
+    plain = to_result(run(cand, *SHORT)[1])
+    assert "baseline" not in plain.raw and "interleaved" not in plain.raw
+    rc, doc, _ = run(cand, "--baseline-model", "/nonexistent.tflite", *SHORT)
+    assert rc == 2 and doc["error_kind"] == "model-missing" and "baseline model" in doc["error"]
+
+
 def test_both_minimums_are_met_and_max_seconds_stops(tiny_models) -> None:  # noqa: ANN001
     rc, doc, _ = run(tiny_models.fp32_tflite, "--warmup-runs", "0", "--warmup-seconds", "0.1",
                      "--runs", "1", "--min-seconds", "0.2")

@@ -26,7 +26,11 @@ class Runner(Protocol):
         ...
 
     def run(self, remote_model: str, settings: RunSettings, timeout: float) -> RunResult:
-        """Measure ``remote_model`` with ``settings``; a DeviceError/MeasurementError on failure."""
+        """Measure ``remote_model`` with ``settings``; a DeviceError/MeasurementError on failure.
+
+        edgekit's runner also takes ``baseline=REMOTE_PATH`` (an A/B run: both models in one
+        process, alternating inference by inference; the baseline's samples come back in
+        ``RunResult.raw["baseline"]``)."""
         ...
 
 

@@ -41,3 +41,26 @@ class RunResult:
         if self.samples_us:
             return LatencyStats.from_samples(self.samples_us)
         return self.aggregate
+
+
+def baseline_result(result: RunResult, device: str, baseline_name: str, paired_with: str) -> RunResult:
+    """The baseline's half of an A/B run (``raw["baseline"]`` of edgekit's runner) as a
+    :class:`RunResult` of its own; the run's facts (pinning, temperatures, times) are shared.
+
+    Raises:
+        MeasurementError: the runner returned no baseline samples (an older runner).
+    """
+    import dataclasses
+
+    from ...errors import MeasurementError
+
+    doc = result.raw.get("baseline")
+    if not isinstance(doc, dict) or not doc.get("samples_us"):
+        raise MeasurementError(f"device '{device}': the runner returned no baseline samples for '{baseline_name}'",
+                               hint="update the runner on the device (it is pushed by content hash): run again")
+    raw = {k: v for k, v in result.raw.items() if k != "baseline"}
+    raw.update(inputs=doc.get("inputs"), model_size_bytes=doc.get("model_size_bytes"), paired_with=paired_with)
+    return dataclasses.replace(
+        result, samples_us=tuple(float(x) for x in doc["samples_us"]),
+        warmup_samples_us=tuple(float(x) for x in doc.get("warmup_samples_us") or ()),
+        init_us=doc.get("init_us"), first_inference_us=doc.get("first_inference_us"), raw=raw)

@@ -137,11 +137,15 @@ class ScriptRunner:
         script = self.prepare()
         return verified_command(self.profile.python, script, self._script_sha, getattr(self, "token", "-"))
 
-    def run(self, remote_model: str, settings: RunSettings, timeout: float) -> RunResult:
-        """Run one measurement; raises DeviceTimeout, MeasurementError, RuntimeIncompatible."""
+    def run(self, remote_model: str, settings: RunSettings, timeout: float,
+            baseline: Optional[str] = None) -> RunResult:
+        """Run one measurement (with ``baseline``: an A/B run, see :class:`.base.Runner`);
+        raises DeviceTimeout, MeasurementError, RuntimeIncompatible."""
         script = self.prepare()
         out = self.workdir.new_result_path()
         argv = runner_argv(self.profile.python, script, remote_model, out, settings, self.profile)
+        if baseline:
+            argv += ["--baseline-model", baseline]
         argv = self.command() + argv[2:]  # [python, script] → the hash-checked start
         done = self.transport.run(argv, timeout=timeout)
         try:
@@ -195,7 +199,8 @@ def to_result(doc: dict[str, Any]) -> RunResult:
             throttled = True
     raw = {k: doc.get(k) for k in ("stopped_by", "inputs", "before", "after", "hostname", "python_version",
                                    "python", "numpy_version", "delegate", "delegate_library", "pinned_cpus",
-                                   "settings", "model_size_bytes")}
+                                   "settings", "model_size_bytes", "baseline", "interleaved")
+           if k in doc or k not in ("baseline", "interleaved")}
     raw["samples_source"] = "per-run"
     return RunResult(
         runner=doc.get("runner", NAME), runner_version=str(doc.get("runner_version", "")),

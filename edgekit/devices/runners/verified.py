@@ -7,7 +7,11 @@ the same session. So the command that starts the runner is a tiny Python program
 Python 3.6+, like the runner) that reads the script ONCE, compares its sha256 with the hash
 the controller passes on the command line, and executes exactly the bytes it hashed (no
 window between check and use); a mismatch exits with :data:`MISMATCH_RC` before any of
-them runs. ``sys.argv`` and ``sys.path[0]`` are what ``python SCRIPT ARGS`` would give. On
+them runs. When the session's opening command found no runner file on the device
+(:mod:`edgekit.devices.session_open`), it sets :data:`FETCH_ENV` and the controller sends
+the bytes as the first stdin line (``edgekit-runner BASE64``): they are hashed and checked
+the same way, then saved (atomically) as the runner file for later starts, and run.
+``sys.argv`` and ``sys.path[0]`` are what ``python SCRIPT ARGS`` would give. On
 this host it also widens its CPU set back to the controller's original one
 (:mod:`edgekit.devices.host_runtime`), so the runner picks its core as usual.
 
@@ -21,19 +25,38 @@ from __future__ import annotations
 
 from typing import List
 
-__all__ = ["MISMATCH_RC", "VERIFY_AND_RUN", "verified_command"]
+__all__ = ["FETCH_ENV", "MISMATCH_RC", "VERIFY_AND_RUN", "verified_command"]
 
 MISMATCH_RC = 97
+#: set to ``1`` (by :mod:`edgekit.devices.session_open`) when the runner's bytes come on stdin
+FETCH_ENV = "EDGEKIT_FETCH_RUNNER"
 
 VERIFY_AND_RUN = (
     "import atexit, hashlib, os, sys, time\n"
-    "want, token, path = sys.argv[1], sys.argv[2], sys.argv[3]\n"
-    "with open(path, 'rb') as f:\n"
-    "    code = f.read()\n"
+    "want, token, path = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])\n"
+    f"fetched = os.environ.pop({FETCH_ENV!r}, '') == '1'\n"
+    "if fetched:\n"
+    "    import base64\n"
+    "    try:\n"
+    "        code = base64.b64decode(sys.stdin.buffer.readline().split(b' ', 1)[-1].strip())\n"
+    "    except Exception:\n"
+    "        code = b''\n"
+    "else:\n"
+    "    with open(path, 'rb') as f:\n"
+    "        code = f.read()\n"
     "got = hashlib.sha256(code).hexdigest()\n"
     "if got != want:\n"
     "    sys.stderr.write('edgekit: refusing to run %s: its sha256 is %s, expected %s\\n' % (path, got, want))\n"
     f"    sys.exit({MISMATCH_RC})\n"
+    "if fetched:\n"
+    "    tmp = '%s.%d.partial' % (path, os.getpid())\n"
+    "    try:\n"
+    "        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)\n"
+    "        with os.fdopen(fd, 'wb') as out:\n"
+    "            out.write(code)\n"
+    "        os.rename(tmp, path)\n"
+    "    except OSError:\n"
+    "        pass\n"
     "sys.argv = sys.argv[3:]\n"
     "cpus = os.environ.pop('EDGEKIT_RESET_AFFINITY', '')\n"
     "if cpus and hasattr(os, 'sched_setaffinity'):\n"
@@ -66,7 +89,7 @@ VERIFY_AND_RUN = (
     "    atexit.register(done)\n"
     "_ledger()\n"
     "sys.path[0] = os.path.dirname(os.path.abspath(path))\n"
-    "del want, got, f, cpus, token, _ledger\n"
+    "del want, got, fetched, cpus, token, _ledger\n"
     "exec(compile(code, path, 'exec'), {'__name__': '__main__', '__file__': path, '__builtins__': __builtins__})\n"
 )
 
