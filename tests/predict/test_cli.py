@@ -48,13 +48,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def sampled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Six architectures (fp32 + int8) sampled on the lab device 'desk-host'."""
+    """Five architectures (fp32 + int8) sampled on the lab device 'desk-host'."""
     root = tmp_path_factory.mktemp("predict_cli")
     lab = root / "lab.toml"
     lab.write_text(LAB, encoding="utf-8")
     paths = {"root": root, "lab": lab, "store": root / "results.sqlite", "out": root / "samples",
              "predictors": root / "predictors"}
-    rc = main(["predict", "sample", "--device", "desk-host", "--n", "6", "--lab", str(lab),
+    rc = main(["predict", "sample", "--device", "desk-host", "--n", "5", "--lab", str(lab),
                "--store", str(paths["store"]), "--out", str(paths["out"])])
     assert rc == 0
     return paths
@@ -63,15 +63,15 @@ def sampled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_sample_measures_through_the_lab_and_resumes(sampled, capsys) -> None:
     with open_store(str(sampled["store"])) as store:
         ms = store.measurements(device="desk-host", status="ok")
-        assert len(ms) == 12 and {m.artifact_variant for m in ms} == {"fp32", "int8"}
+        assert len(ms) == 10 and {m.artifact_variant for m in ms} == {"fp32", "int8"}
         arch_ids = {store.artifact(m.artifact_sha256).extra["model"]["arch_id"] for m in ms}
-    assert len(arch_ids) == 6
+    assert len(arch_ids) == 5
     lab_file = sampled["out"] / "labs" / "desk-host.toml"
     assert "check_load = false" in lab_file.read_text()     # the user's lab settings carried over
-    rc, out, _ = run(capsys, "predict", "sample", "--device", "desk-host", "--n", "6", "--lab", str(sampled["lab"]),
+    rc, out, _ = run(capsys, "predict", "sample", "--device", "desk-host", "--n", "5", "--lab", str(sampled["lab"]),
                      "--store", str(sampled["store"]), "--out", str(sampled["out"]))
     assert rc == 0
-    assert "12 were measured on desk-host before, 0 measured now" in " ".join(out.split())
+    assert "10 were measured on desk-host before, 0 measured now" in " ".join(out.split())
 
 
 def test_again_measures_once_more_and_training_pools_the_samples(sampled, capsys, tmp_path) -> None:
@@ -88,8 +88,8 @@ def test_again_measures_once_more_and_training_pools_the_samples(sampled, capsys
     with open_store(str(copy)) as store:
         ms = store.measurements(device="desk-host", status="ok")
         rows = samples_from_store(store, "desk-host", quantile=0.5)
-    assert len(ms) == 14 and rows.measurements == 14 and len(rows.samples) == 12
-    twice = {m.artifact_sha256 for m in ms[12:]}
+    assert len(ms) == 12 and rows.measurements == 12 and len(rows.samples) == 10
+    twice = {m.artifact_sha256 for m in ms[10:]}
     assert len(twice) == 2
     for sha in twice:        # one row per model, from the samples of both its measurements
         pooled = [x for m in ms if m.artifact_sha256 == sha for x in m.samples_us]
@@ -102,9 +102,9 @@ def test_fit_predict_and_staleness(sampled, capsys, tmp_path) -> None:
                        "--predictors", str(sampled["predictors"]), "--folds", "2", "--json")
     assert rc == 0, err
     doc = json.loads(out)
-    assert doc["held_out"]["n"] == 12 and doc["held_out"]["architectures"] == 6
+    assert doc["held_out"]["n"] == 10 and doc["held_out"]["architectures"] == 5
     assert 0 <= doc["held_out"]["within_10"] <= 1 and doc["held_out"]["rmspe"] > 0
-    assert len(doc["training_ids"]) == 12 and doc["runtime_version"]
+    assert len(doc["training_ids"]) == 10 and doc["runtime_version"]
     assert Path(doc["predictor"]).is_file()
 
     model = next((sampled["out"] / "archs").glob("*/*_int8.tflite"))
@@ -140,14 +140,14 @@ def test_evaluate_compares_approaches_held_out_by_architecture(sampled, capsys) 
     results = json.loads(out)["results"]
     assert {r["approach"] for r in results} == {"kernel-nnls", "model-gbr"}
     for r in results:
-        assert r["n"] == 12 and len(r["predictions"]) == 12 and 0 <= r["coverage"] <= 1
+        assert r["n"] == 10 and len(r["predictions"]) == 10 and 0 <= r["coverage"] <= 1
     assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_suggest_then_active_sampling(sampled, capsys) -> None:
     run(capsys, "predict", "fit", "--device", "desk-host", "--store", str(sampled["store"]), "--predictors",
         str(sampled["predictors"]), "--folds", "2")
-    rc, out, err = run(capsys, "predict", "suggest", "--device", "desk-host", "--n", "2", "--pool", "3",
+    rc, out, err = run(capsys, "predict", "suggest", "--device", "desk-host", "--n", "2", "--pool", "2",
                        "--store", str(sampled["store"]), "--predictors", str(sampled["predictors"]),
                        "--out", str(sampled["out"]), "--json")
     assert rc == 0, err
