@@ -235,7 +235,9 @@ def _judge_paired(job: dict[str, Any], base: dict[str, Any], settings: GateSetti
     cand, ref = session_pairs(job.get("sessions") or [], base.get("sessions") or [])
     interval = signed_rank_change if settings.paired_method == "signed-rank" else paired_change
     change = interval(cand, ref, settings.rule.level)
-    rule = f"paired, {len(cand)} interleaved sessions" + (" (signed-rank)" if settings.paired_method != "t" else "")
+    rule = f"paired, {len(cand)} interleaved sessions" \
+        + (", inference by inference" if base.get("interleaved") == "inference" else "") \
+        + (" (signed-rank)" if settings.paired_method != "t" else "")
     decision = judge_paired(change, settings.rule)
     if decision.state == "cannot-judge":
         return Verdict(name, "cannot-judge" if status == "pass" else status, median_us=median, baseline_us=bmed,

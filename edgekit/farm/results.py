@@ -7,8 +7,8 @@ store. A baseline for :mod:`edgekit.farm.gate` is simply an earlier results file
 Measurements of several sessions list them (``sessions``: each one's median, interval,
 times and, in A/B jobs, its ``pair``). An A/B job (a lab job with a ``baseline``,
 :mod:`edgekit.farm.interleave`) also has ``baseline``: the in-run baseline's name,
-variant, artifact, measurement id, ``latency`` summary, ``sessions`` and ``quality`` —
-what the gate pairs with the candidate's sessions.
+variant, artifact, measurement id, ``latency`` summary, ``sessions``, ``quality`` and
+``interleaved`` (``"inference"`` or ``"ABBA"``) — what the gate pairs with the candidate's sessions.
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ def _baseline_entry(ref: dict[str, str], queue: JobQueue, m: Optional[Measuremen
     return {"name": ref.get("name"), "variant": ref.get("variant"), "artifact_sha256": ref.get("sha256"),
             "measurement_id": bid, "latency": {**lat.to_dict(), "noise_us": lat.noise_us} if lat else None,
             "sessions": [dict(s) for s in b.sessions] if b is not None else [], "quality": quality,
-            "flags": list(b.flags) if b is not None else []}
+            "flags": list(b.flags) if b is not None else [],
+            # how the pairs were interleaved: "inference" (one runner, A B B A … per inference) or "ABBA" (sessions)
+            "interleaved": (m.raw.get("interleaved") or {}).get("order") if m is not None else None}
 
 
 def artifact_quality(store: Store, sha256: str) -> dict[str, float]:

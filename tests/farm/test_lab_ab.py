@@ -79,7 +79,8 @@ def test_ab_job_measures_both_interleaved_stores_both_once_and_gates_without_a_b
 
     report = check(doc, None, GateSettings())
     (v,) = report.verdicts
-    assert v.rule == "paired, 3 interleaved sessions" and v.change_ci_pct is not None
+    assert base["interleaved"] == "inference"
+    assert v.rule == "paired, 3 interleaved sessions, inference by inference" and v.change_ci_pct is not None
     assert v.status in ("pass", "regressed") and v.baseline_us == base["latency"]["median_us"]
 
     # the CLI gates the results file without --baseline, printing the paired rule
@@ -87,11 +88,11 @@ def test_ab_job_measures_both_interleaved_stores_both_once_and_gates_without_a_b
     r = edgekit("lab", "gate", str(results), "--json", "-")
     out = json.loads(r.stdout)
     assert r.returncode == (0 if out["gate"]["passed"] else 1), r.stderr
-    assert out["gate"]["verdicts"][0]["rule"] == "paired, 3 interleaved sessions"
+    assert out["gate"]["verdicts"][0]["rule"] == "paired, 3 interleaved sessions, inference by inference"
     table = edgekit("lab", "gate", str(results))
     assert "paired, 3 interleaved" in " ".join(table.stdout.split())
     ranked = json.loads(edgekit("lab", "gate", str(results), "--paired-method", "signed-rank", "--json", "-").stdout)
-    assert ranked["gate"]["verdicts"][0]["rule"] == "paired, 3 interleaved sessions (signed-rank)"
+    assert ranked["gate"]["verdicts"][0]["rule"] == "paired, 3 interleaved sessions, inference by inference (signed-rank)"
     bad = edgekit("lab", "gate", str(results), "--paired-rule", "loose")
     assert bad.returncode == 2 and "paired rule 'loose' is not valid" in " ".join(bad.stderr.split())
 
