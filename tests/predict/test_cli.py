@@ -147,7 +147,8 @@ def test_evaluate_compares_approaches_held_out_by_architecture(sampled, capsys) 
 def test_suggest_then_active_sampling(sampled, capsys) -> None:
     run(capsys, "predict", "fit", "--device", "desk-host", "--store", str(sampled["store"]), "--predictors",
         str(sampled["predictors"]), "--folds", "2")
-    rc, out, err = run(capsys, "predict", "suggest", "--device", "desk-host", "--n", "2", "--pool", "2",
+    # a pool of 3: the candidates `sample --active --n 1` considers (3n), so both rank the same models
+    rc, out, err = run(capsys, "predict", "suggest", "--device", "desk-host", "--n", "2", "--pool", "3",
                        "--store", str(sampled["store"]), "--predictors", str(sampled["predictors"]),
                        "--out", str(sampled["out"]), "--json")
     assert rc == 0, err
