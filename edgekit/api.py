@@ -44,9 +44,6 @@ class SampleResult:
     store: str = ""
 
 
-_PATH_KEYS = ("key", "known_hosts", "benchmark_binary")
-
-
 def sample_device(device: str, n: int, *, lab: str | Path | None = None, store: Optional[str] = None,
                   folder: str | Path | None = None, variants: Sequence[str] = ("fp32", "int8"), seed: int = 0,
                   families: Optional[Sequence[str]] = None, profile_dirs: Sequence[str | Path] = (),
@@ -74,6 +71,7 @@ def sample_device(device: str, n: int, *, lab: str | Path | None = None, store: 
     """
     import tomllib
 
+    from .devices.profile import absolute_device_paths
     from .errors import ConfigError
     from .farm.lab import Lab
     from .farm.labfile import load_lab
@@ -100,8 +98,7 @@ def sample_device(device: str, n: int, *, lab: str | Path | None = None, store: 
             names = [str(d.get("name")) for d in doc.get("device", []) if isinstance(d, dict)]
             raise ConfigError(f"lab file '{lab_path}' has no device named '{device}' (it has: {', '.join(names)})",
                               hint="pass --device with one of those names")
-        entry = {k: (str(base / v) if k in _PATH_KEYS and isinstance(v, str) and not v.startswith("~")
-                     and not Path(v).is_absolute() else v) for k, v in found[0].items()}
+        entry = absolute_device_paths(found[0], base)
         lab_doc = doc.get("lab", {}) if isinstance(doc.get("lab"), dict) else {}
         lab_keys = {k: v for k, v in lab_doc.items() if k not in ("name", "store", "profiles")}
         lab_keys["profiles"] = [str(base / p) for p in lab_doc.get("profiles", []) if isinstance(p, str)]

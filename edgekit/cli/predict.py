@@ -66,18 +66,17 @@ def model_command(
 ) -> None:
     """Predict MODEL's latency on DEVICE, with its interval and per-kernel breakdown."""
     from ..predict.registry import require_predictor
+    from ..predict.store_samples import device_now
     from ..store import open_store
 
     render.STATE.json_errors = as_json
     predictor = require_predictor(device, predictors)
-    runtime = profile = None
+    runtime = profile = ""
     opened = open_store(store)
     if opened is not None:     # the device as the store last saw it: a changed runtime makes it stale
         with opened:
-            latest = opened.measurements(device=device, status="ok")
-            if latest:
-                runtime, profile = str(latest[-1].facts.get("runtime_version") or "") or None, latest[-1].profile
-    p = predictor.predict(model, runtime, profile)
+            runtime, profile = device_now(opened, device)
+    p = predictor.predict(model, runtime or None, profile or None)
     if as_json:
         render.print_json({"model": str(model), **p.to_dict()})
         return
@@ -138,11 +137,12 @@ def sample_command(
         raise typer.Exit(1)
 
 
-def _samples(device: str, store: Optional[str], quantile: float) -> Any:
-    from ..predict.store_samples import samples_from_store
+def _samples(device: str, store: Optional[str], quantile: float) -> tuple[Any, str]:
+    """The device's training rows and its profile (as its latest measurement shows it)."""
+    from ..predict.store_samples import device_now, samples_from_store
 
     with _open(store) as opened:
-        return samples_from_store(opened, device, quantile)
+        return samples_from_store(opened, device, quantile), device_now(opened, device)[1]
 
 
 def _figures_row(e: Any) -> list[Any]:
@@ -171,10 +171,9 @@ def fit_command(
     from ..predict.registry import save_predictor
 
     render.STATE.json_errors = as_json
-    rows = _samples(device, store, quantile)
+    rows, profile = _samples(device, store, quantile)
     held_out = evaluate(rows.samples, approach, folds=folds, level=level)
-    predictor = fit(rows.samples, approach, level=level, device=device,
-                    profile=_profile_of(device, store))
+    predictor = fit(rows.samples, approach, level=level, device=device, profile=profile)
     path = save_predictor(predictor, device, predictors)
     if as_json:
         render.print_json({"device": device, "predictor": str(path), "held_out": {
@@ -186,12 +185,6 @@ def fit_command(
     skipped = ", ".join(f"{n} {r}" for r, n in rows.skipped.items())
     c.print(f"fitted {approach} on {len(rows.samples)} models in {predictor.fit_seconds:.1f} s → "
             f"{escape(str(path))}" + (f" (left out: {escape(skipped)})" if skipped else ""))
-
-
-def _profile_of(device: str, store: Optional[str]) -> str:
-    with _open(store) as opened:
-        found = opened.measurements(device=device, status="ok")
-        return found[-1].profile if found else ""
 
 
 @predict_app.command("evaluate")
@@ -211,7 +204,7 @@ def evaluate_command(
     from ..predict.evaluate import compare
 
     render.STATE.json_errors = as_json
-    rows = _samples(device, store, quantile)
+    rows, _ = _samples(device, store, quantile)
     results = compare(rows.samples, [a.strip() for a in approaches.split(",") if a.strip()], folds, level)
     if plot is not None:
         from ..predict.plot import predicted_vs_measured

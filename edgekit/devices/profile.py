@@ -238,3 +238,14 @@ def get_profile(name: str, extra_dirs: Iterable[str | Path] = ()) -> DeviceProfi
         hint = f"did you mean {', '.join(close)}?" if close else "run `edgekit devices` to list them"
         raise ConfigError(f"no device profile named '{name}' (known: {', '.join(sorted(profiles))})", hint=hint)
     return profiles[name]
+
+
+#: the keys of a lab file's ``[[device]]`` entry that hold paths (relative to the lab file)
+DEVICE_PATH_KEYS: tuple[str, ...] = ("key", "known_hosts", "benchmark_binary")
+
+
+def absolute_device_paths(entry: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A copy of a ``[[device]]`` entry with its relative paths made absolute against
+    ``base`` (the lab file's folder), for a lab file written elsewhere; ``~`` paths stay."""
+    return {k: (str((base / v).resolve()) if k in DEVICE_PATH_KEYS and isinstance(v, str) and v
+                and not Path(v).expanduser().is_absolute() else v) for k, v in entry.items()}

@@ -180,18 +180,23 @@ def check(results: dict[str, Any], baseline: Optional[dict[str, Any]] = None,
         key = _match_key(job)
         seen.add(key)
         in_run = job.get("baseline")
-        verdicts.append(_judge_paired(job, in_run, settings) if isinstance(in_run, dict)
-                        else _judge(job, base_jobs.get(key), settings))
+        verdicts.append(_not_measured(job) or (_judge_paired(job, in_run, settings) if isinstance(in_run, dict)
+                                               else _judge(job, base_jobs.get(key), settings)))
     missing = tuple(k[0] for k in base_jobs if k not in seen)
     return GateReport(settings, tuple(verdicts), missing, baseline_name)
 
 
-def _judge(job: dict[str, Any], base: Optional[dict[str, Any]], settings: GateSettings) -> Verdict:
-    name, lat = job["name"], job.get("latency")
+def _not_measured(job: dict[str, Any]) -> Optional[Verdict]:
+    """The verdict of a job that failed or has no latency yet; None for a measured one."""
     if job.get("state") == "failed":
-        return Verdict(name, "failed", reason=job.get("error") or "failed")
-    if job.get("state") != "done" or not lat:
-        return Verdict(name, "unfinished", reason=f"not measured (state {job.get('state')})")
+        return Verdict(job["name"], "failed", reason=job.get("error") or "failed")
+    if job.get("state") != "done" or not job.get("latency"):
+        return Verdict(job["name"], "unfinished", reason=f"not measured (state {job.get('state')})")
+    return None
+
+
+def _judge(job: dict[str, Any], base: Optional[dict[str, Any]], settings: GateSettings) -> Verdict:
+    name, lat = job["name"], job["latency"]   # a measured job (see _not_measured)
     median, stat = centre(lat)
     if base is None or not base.get("latency"):
         return Verdict(name, "new" if base is None else "pass", median_us=median,
@@ -224,11 +229,7 @@ CROSS_RUN = "cross-run (drift not controlled)"
 
 def _judge_paired(job: dict[str, Any], base: dict[str, Any], settings: GateSettings) -> Verdict:
     """An A/B job: the candidate against its in-run baseline, from the paired sessions."""
-    name, lat = job["name"], job.get("latency")
-    if job.get("state") == "failed":
-        return Verdict(name, "failed", reason=job.get("error") or "failed")
-    if job.get("state") != "done" or not lat:
-        return Verdict(name, "unfinished", reason=f"not measured (state {job.get('state')})")
+    name, lat = job["name"], job["latency"]   # a measured job (see _not_measured)
     median, _ = centre(lat)
     bmed = centre(base["latency"])[0] if base.get("latency") else None
     problems, status = _quality(job, base, settings)

@@ -15,8 +15,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from ..devices.profile import absolute_device_paths
 from ..errors import ConfigError, DeviceTimeout, DeviceUnreachable, EdgekitError
 from ..measurement import RunSettings
+from ..tomlvalues import toml_table
 from .clock import StageClock, StageTiming, forward
 from .context import StageContext
 from .pipeline_file import PipelineConfig
@@ -126,16 +128,12 @@ def derived_lab(ctx: StageContext) -> Path:
     lab["profiles"] = [str((src.parent / p).resolve()) for p in lab.get("profiles", [])]
     lab.setdefault("name", f"{ctx.cfg.pipeline.name}-lab")
     defaults = {**run_settings(ctx.cfg).to_dict(), **(doc.get("defaults") or {})}
-    devices = [dict(d) for d in doc.get("device") or []]
+    devices = [absolute_device_paths(dict(d), src.parent) for d in doc.get("device") or []]
     names = [str(d.get("name", "")) for d in devices]
-    for d in devices:
-        for k in ("key", "known_hosts"):
-            if isinstance(d.get(k), str) and d[k] and not Path(d[k]).expanduser().is_absolute():
-                d[k] = str((src.parent / d[k]).resolve())
     job = {"models": [str(m.path.resolve()) for m in ctx.manifests], "devices": names}
     out = ctx.folder.lab_dir() / f"{src.stem}.toml"
-    text = _toml({"lab": lab, "defaults": defaults}) + "".join(
-        "\n[[device]]\n" + _toml_table(d) for d in devices) + "\n[[job]]\n" + _toml_table(job)
+    text = "".join(f"[{name}]\n{toml_table(body)}\n" for name, body in (("lab", lab), ("defaults", defaults))) \
+        + "".join("\n[[device]]\n" + toml_table(d) for d in devices) + "\n[[job]]\n" + toml_table(job)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -168,26 +166,3 @@ def _measured_on_profile(ctx: StageContext, job: Any) -> bool:
         return False
     return any(m.settings == job.settings and m.profile == job.target
                for m in ctx.store.measurements(artifact_sha256=job.artifact.sha256, status="ok"))
-
-
-# -- a small TOML writer for the derived lab file (strings, numbers, booleans, lists) -------
-def _toml(tables: dict[str, dict[str, Any]]) -> str:
-    return "".join(f"[{name}]\n{_toml_table(body)}\n" for name, body in tables.items())
-
-
-def _toml_table(body: dict[str, Any]) -> str:
-    return "".join(f"{k} = {_toml_value(v)}\n" for k, v in body.items() if v is not None)
-
-
-def _toml_value(v: Any) -> str:
-    import json
-
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a JSON string is a valid TOML basic string
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise ConfigError(f"lab file value {v!r} cannot be written back", hint="use strings, numbers, booleans or lists")

@@ -25,6 +25,7 @@ from typing import Callable, Optional, Sequence
 from ..artifact import Artifact, Manifest
 from ..errors import ConfigError, EdgekitError
 from ..store import Store
+from ..tomlvalues import toml_table
 from .generate import FAMILIES, ArchSpec, build_keras, generate
 
 log = logging.getLogger(__name__)
@@ -145,26 +146,9 @@ def lab_toml(name: str, device_entry: dict[str, object], jobs: Sequence[tuple[Pa
     ``[defaults]`` run settings.
     """
     lab = {"name": name, **(lab_keys or {})}
-    parts = ["[lab]", *_pairs(lab), "", "[defaults]", *_pairs(defaults or {}), "",
-             "[[device]]", *_pairs(device_entry), ""]
+    text = f"[lab]\n{toml_table(lab)}\n[defaults]\n{toml_table(defaults or {})}\n[[device]]\n{toml_table(device_entry)}"
     for manifest, variants in jobs:
         if variants:
-            parts += ["[[job]]", *_pairs({"models": [str(manifest)], "variants": list(variants),
-                                          "devices": [str(device_entry["name"])]}), ""]
-    return "\n".join(parts)
-
-
-def _pairs(table: dict[str, object]) -> list[str]:
-    return [f"{k} = {_value(v)}" for k, v in table.items()]
-
-
-def _value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)          # a JSON string is a TOML basic string
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    raise ConfigError(f"cannot write {v!r} into a lab file", hint="use strings, numbers, booleans or lists")
+            text += "\n[[job]]\n" + toml_table({"models": [str(manifest)], "variants": list(variants),
+                                                "devices": [str(device_entry["name"])]})
+    return text

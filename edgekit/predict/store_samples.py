@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -93,3 +93,15 @@ def samples_from_store(store: Store, device: str, quantile: float = 0.5,
         raise ConfigError(f"device '{device}' has no usable measurements in store '{store.location}' ({why})",
                           hint=f"measure samples first: edgekit predict sample --device {device} --n 40")
     return out
+
+
+def device_now(store: Store, device: str,
+               keep: Optional[Callable[[Measurement], bool]] = None) -> tuple[str, str]:
+    """(runtime version, profile) of ``device`` as its latest ok measurement (by its finish
+    time; ``keep`` filters which count) shows them; empty strings when it has none. A
+    predictor fitted for another runtime or profile is then stale."""
+    ok = [m for m in store.measurements(device=device, status="ok") if keep is None or keep(m)]
+    if not ok:
+        return "", ""
+    latest = max(ok, key=lambda m: m.finished_at or m.started_at)
+    return str(latest.facts.get("runtime_version") or ""), latest.profile

@@ -42,14 +42,13 @@ def add_predictions(data: ReportData, store: Any, devices: Sequence[str], select
         ConfigError: a device has no fitted predictor (the message says how to fit one).
     """
     from ..predict.registry import require_predictor
+    from ..predict.store_samples import device_now
 
     for device in dict.fromkeys(devices):
         predictor = require_predictor(device, folder)
         ok = [m for m in store.measurements(device=device, status="ok") if selection.keeps_measurement(m)]
         measured = {m.artifact_sha256 for m in ok}
-        latest = max(ok, key=lambda m: m.finished_at or m.started_at) if ok else None
-        runtime = str(latest.facts.get("runtime_version") or "") if latest else ""
-        profile = latest.profile if latest else ""
+        runtime, profile = device_now(store, device, selection.keeps_measurement)
         made, unbounded, skipped = 0, 0, []
         for model in data.models:
             if model.artifact_sha256 in measured:

@@ -137,3 +137,14 @@ def test_a_renamed_device_remembers_its_profile_and_files_cannot_forge_it() -> N
     for internal in ("base", "source"):
         with pytest.raises(ConfigError, match="unknown key"):
             profile_from_dict({"name": "x", internal: "pixel3"}, source="test")
+
+
+def test_device_entry_paths_made_absolute_for_a_derived_lab_file(tmp_path) -> None:  # noqa: ANN001
+    from edgekit.devices.profile import absolute_device_paths
+
+    entry = {"name": "b", "profile": "rpi4", "key": "keys/id", "known_hosts": "/etc/kh", "benchmark_binary": "bin/bm",
+             "host": "10.0.0.2"}
+    got = absolute_device_paths(entry, tmp_path)
+    assert got["key"] == str(tmp_path.resolve() / "keys/id") and got["benchmark_binary"] == str(tmp_path.resolve() / "bin/bm")
+    assert got["known_hosts"] == "/etc/kh" and got["host"] == "10.0.0.2" and entry["key"] == "keys/id"
+    assert absolute_device_paths({"key": "~/.ssh/id"}, tmp_path) == {"key": "~/.ssh/id"}
