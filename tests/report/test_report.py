@@ -61,9 +61,20 @@ def test_json_report_matches_the_store(real_report, real_store: Store) -> None: 
         assert c["p10_ms"] == pytest.approx(m.stats.p10 / 1000.0) and c["samples"] == 20
         assert c["quality"] == quality[c["artifact_sha256"]]
         assert c["device"] == "host" and c["model"] == "tiny"
-    best = doc["recommendations"]["host"]["best"]
+    # The stated rule: the highest quality beyond noise, then among the candidates whose accuracy is
+    # within 1.96 standard errors (from the 95 % Wilson intervals) of the top one, the smallest.
+    rec = doc["recommendations"]["host"]
     top = max(doc["candidates"], key=lambda c: (c["quality"], -c["median_ms"], -c["size_bytes"]))
-    assert best["artifact_sha256"] == top["artifact_sha256"]
+
+    def se(c: dict) -> float:
+        return (c["quality_ci"][1] - c["quality_ci"][0]) / (2 * 1.959964)
+
+    group = [c for c in doc["candidates"]
+             if abs(c["quality"] - top["quality"]) <= 1.959964 * (se(c) ** 2 + se(top) ** 2) ** 0.5]
+    expected = min(group, key=lambda c: (c["size_bytes"], c["median_ms"]))
+    assert rec["best"]["artifact_sha256"] == expected["artifact_sha256"]
+    assert {c["artifact_sha256"] for c in rec["indistinguishable"]} == \
+        {c["artifact_sha256"] for c in group} - {expected["artifact_sha256"]}
     assert doc["devices"]["host"]["facts"]["runtime"] == "ai_edge_litert"
     assert set(doc["frontiers"]["latency"]["host"]) <= set(measured)
     assert doc["files"]["html"] == ["report.html"]
