@@ -24,7 +24,8 @@ document the one-shot mode prints, plus ``"id"``. A bad job is an error line, ne
 end of the server. Each job runs exactly like a one-shot run (same protocol, the CPU
 affinity and the peak-RSS mark reset first). EOF on stdin ends the server after the jobs
 already read; if the reader of stdout goes away (the SSH channel closed, the controller
-died), the server exits at once, even mid-job.
+died), the server exits at once, even mid-job. ``--serve --linger S``: the same, served by a
+runner that stays parked for the next session for up to S seconds (see "parked serve mode").
 """
 
 from __future__ import absolute_import, division, print_function
@@ -574,20 +575,13 @@ def _exit_when_reader_gone(fd):
         return
 
 
-def serve(stdin=None, stdout=None):
-    """Serve jobs: one JSON line in, one JSON result line out, until EOF on stdin."""
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
-    if stdout is sys.stdout:
-        watchdog = threading.Thread(target=_exit_when_reader_gone, args=(stdout.fileno(),))
-        watchdog.daemon = True
-        watchdog.start()
-    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+def runtime_hello():
+    """The ready line's facts: Python, numpy and the TFLite runtime, imported once here (not in
+    the first job); the same facts as edgekit's runtime probe (a failure is also reported by
+    each job that needs what is missing)."""
     hello = {"kind": "edgekit.serve", "status": "ready", "runner_version": RUNNER_VERSION,
              "schema": SCHEMA, "pid": os.getpid(), "python_version": platform.python_version(),
              "python": sys.executable, "hostname": socket.gethostname()}
-    # imported once here, not in the first job; the same facts as edgekit's runtime probe
-    # (a failure is also reported by each job that needs what is missing)
     try:
         import numpy
         hello["numpy_version"] = numpy.__version__
@@ -602,7 +596,24 @@ def serve(stdin=None, stdout=None):
     if hasattr(gc, "freeze"):  # Python 3.7+: the modules loaded so far are never garbage; each
         gc.collect()           # job's gc.collect() then scans only what that job made
         gc.freeze()
-    _write_line(stdout, hello)
+    return hello
+
+
+def serve(stdin=None, stdout=None):
+    """Serve jobs: one JSON line in, one JSON result line out, until EOF on stdin."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    if stdout is sys.stdout:
+        watchdog = threading.Thread(target=_exit_when_reader_gone, args=(stdout.fileno(),))
+        watchdog.daemon = True
+        watchdog.start()
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    _write_line(stdout, runtime_hello())
+    return serve_jobs(stdin, stdout, affinity)
+
+
+def serve_jobs(stdin, stdout, affinity):
+    """The job loop of serve mode, until EOF on ``stdin`` (0)."""
     while True:
         line = stdin.readline()
         if not line:
@@ -630,6 +641,226 @@ def serve(stdin=None, stdout=None):
         _write_line(stdout, doc)
 
 
+# -- parked serve mode (--serve --linger S) ------------------------------------------------
+#
+# The runner outlives its session. edgekit's hash-checked start (devices/runners/verified.py
+# in edgekit) runs it in a session of its own (setsid) as the "parked runner", listening on a
+# Unix socket in the work dir, park/<this file's name>.sock (the work dir is private: 0700,
+# owner-checked), and stays as a relay between the session's stdin/stdout and that socket; the
+# next session's start finds the socket and only relays. The parked runner imports numpy and
+# the runtime once, then serves one session at a time: "attach TOKEN", its ready line, job
+# lines until EOF, then it parks again. While parked it reads the per-core tick counters of
+# /proc/stat every 0.1 s, so the next ready line carries the last 0.5 s window of the idle
+# check (``window``) without waiting for one. It ends after S seconds without a session, when
+# its socket is replaced or removed, or - like every served runner - at once when the
+# session's relay goes away mid-session (a dead controller). Its ledger entry (runners/<pid>)
+# names the attached session's token, or "parked"; runs.log gets attach/park lines.
+
+PARKED_TOKEN = "parked"
+_WINDOW_SEPARATOR = "__EDGEKIT_WINDOW__"
+_SAMPLE_S = 0.1
+_WINDOW_S = 0.5
+
+
+def _work_root():
+    """The work dir: this file is <work dir>/bin/<name>.py."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def park_socket():
+    """<work dir>/park/<this file's name>.sock (its name carries the runner's sha256 prefix)."""
+    name = os.path.splitext(os.path.basename(os.path.abspath(__file__)))[0]
+    return os.path.join(_work_root(), "park", name + ".sock")
+
+
+def _ledger(pid, token, what, started):
+    """Record ``what`` (attach | park) for ``pid`` in runs.log, and make its runners/<pid> entry
+    (``pid token start``, written by the hash-checked start) name ``token``."""
+    root = _work_root()
+    try:
+        with open(os.path.join(root, "runs.log"), "a") as log:
+            log.write("%s %d %s %.6f\n" % (what, pid, token, time.time()))
+    except (IOError, OSError):
+        pass
+    entry = os.path.join(root, "runners", str(pid))
+    try:
+        tmp = "%s.%d.tmp" % (entry, os.getpid())
+        with open(tmp, "w") as fh:
+            fh.write("%d %s %.6f\n" % (pid, token, started))
+        os.rename(tmp, entry)
+    except (IOError, OSError):
+        pass
+
+
+def _cpu_lines():
+    """The per-core lines of /proc/stat (``cpuN ...``), or None."""
+    try:
+        with open("/proc/stat") as fh:
+            return "".join(line for line in fh if line.startswith("cpu") and line[3:4].isdigit())
+    except (IOError, OSError):
+        return None
+
+
+def _in_folder(path, call):
+    """``call(name)`` run in ``path``'s folder with its base name: a socket's address is at most
+    ~107 bytes, which a deep work dir would exceed (only called before any thread starts)."""
+    here = os.getcwd()
+    os.chdir(os.path.dirname(path))
+    try:
+        return call(os.path.basename(path))
+    finally:
+        os.chdir(here)
+
+
+def parked_serve(linger):
+    """``--serve --linger S``: listen on :func:`park_socket` and serve sessions until none came
+    for ``linger`` seconds. Started by edgekit's hash-checked start in a session of its own
+    (``setsid``), which then relays the session's stdin/stdout to it; see above."""
+    path = park_socket()
+    folder = os.path.dirname(path)
+    try:
+        os.mkdir(folder, 0o700)
+    except OSError:
+        if not os.path.isdir(folder):
+            raise
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o077)
+    try:
+        _in_folder(tmp, server.bind)
+    finally:
+        os.umask(old)
+    server.listen(4)
+    os.rename(tmp, path)  # connectable from now on (the backlog holds a session until it is served)
+    inode = os.stat(path).st_ino
+    try:
+        with open(tmp, "w") as fh:
+            fh.write("%d\n" % os.getpid())
+        os.rename(tmp, path + ".pid")
+    except (IOError, OSError):
+        pass
+    _parked_main(server, path, inode, linger)
+    return 0
+
+
+class _Watch(object):
+    """Exit at once when the connection's peer is gone (its relay died); stopped at its end."""
+
+    def __init__(self, fd):
+        self.wake_r, self.wake_w = os.pipe()
+        self.thread = threading.Thread(target=self._run, args=(fd,))
+        self.thread.daemon = True
+        self.thread.start()
+
+    def _run(self, fd):
+        import select
+
+        poller = select.poll()
+        poller.register(fd, 0)
+        poller.register(self.wake_r, select.POLLIN)
+        while True:
+            for got, ev in poller.poll():
+                if got == self.wake_r:
+                    return
+                if ev & (select.POLLERR | select.POLLHUP):
+                    os._exit(141)
+
+    def stop(self):
+        os.write(self.wake_w, b"x")
+        self.thread.join()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+
+
+def _parked_main(server, path, inode, linger):
+    """The parked runner's life: import once, then serve connections until idle for ``linger`` s."""
+    import collections
+    import select
+
+    started = time.time()
+    pid = os.getpid()
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    hello = runtime_hello()
+    ticks = collections.deque()  # (monotonic, /proc/stat lines) while parked
+    parked_at = None
+    attached = 0
+    try:
+        while True:
+            now = time.monotonic()
+            if parked_at is not None:
+                if now - parked_at > linger:
+                    return
+                lines = _cpu_lines()
+                if lines is not None:
+                    ticks.append((now, lines))
+                while len(ticks) > 2 and ticks[1][0] <= now - _WINDOW_S:
+                    ticks.popleft()
+                try:
+                    if os.stat(path).st_ino != inode:
+                        return  # another runner parks there now
+                except OSError:
+                    return      # removed: the work dir was cleaned
+            ready, _, _ = select.select([server], [], [], _SAMPLE_S)
+            if not ready:
+                continue
+            conn, _ = server.accept()
+            try:
+                attached += 1
+                _serve_connection(conn, hello, affinity, parked_at, ticks, attached, pid, started)
+            except (IOError, OSError, ValueError, RunnerError):
+                pass
+            finally:
+                conn.close()
+            _ledger(pid, PARKED_TOKEN, "park", started)
+            parked_at = time.monotonic()
+            ticks.clear()
+    finally:
+        try:
+            if os.stat(path).st_ino == inode:
+                os.remove(path)
+                os.remove(path + ".pid")
+        except OSError:
+            pass
+
+
+def _serve_connection(conn, hello, affinity, parked_at, ticks, attached, pid, started):
+    """One session on the parked runner: its ready line (with the idle window), then its jobs."""
+    conn.settimeout(10.0)
+    rfile = conn.makefile("r")
+    first = rfile.readline().split()
+    if len(first) != 2 or first[0] != "attach":
+        raise RunnerError("attach", "not a session")
+    conn.settimeout(None)
+    _ledger(pid, first[1], "attach", started)
+    doc = dict(hello, attached=attached)
+    if parked_at is not None:
+        # the idle check's window: the per-core ticks of the last 0.5 s (waited for, if parked
+        # for less), read while this process only slept between two reads
+        while time.monotonic() - parked_at < _WINDOW_S + 0.01:
+            time.sleep(_SAMPLE_S / 2)
+        now = time.monotonic()
+        after = _cpu_lines()
+        before = None
+        for at, lines in ticks:  # the latest reading at least 0.5 s old (else the oldest)
+            if before is None or at <= now - _WINDOW_S:
+                before = (at, lines)
+        if before is not None and after is not None:
+            doc["window"] = "%s%s\n%s" % (before[1], _WINDOW_SEPARATOR, after)
+            doc["window_s"] = round(now - before[0], 3)
+        doc["parked_s"] = round(now - parked_at, 3)
+    wfile = conn.makefile("w")
+    watch = _Watch(conn.fileno())
+    try:
+        _write_line(wfile, doc)
+        serve_jobs(rfile, wfile, affinity)
+    finally:
+        watch.stop()
+        try:
+            wfile.close()
+        except (IOError, OSError):
+            pass
+
+
 def _write_line(stream, doc):
     stream.write(json.dumps(doc, sort_keys=False) + "\n")
     stream.flush()
@@ -640,10 +871,20 @@ def main(argv=None):
     if hasattr(sys, "unraisablehook"):  # Python 3.8+
         sys.unraisablehook = _unraisable
     if "--serve" in argv:
-        if len(argv) != 1:
-            sys.stderr.write("--serve takes no other option: each job line carries its settings\n")
-            return 2
-        return serve()
+        rest = [a for a in argv if a != "--serve"]
+        if not rest:
+            return serve()
+        if len(rest) == 2 and rest[0] == "--linger":
+            try:
+                linger = float(rest[1])
+            except ValueError:
+                linger = -1.0
+            if linger > 0 and hasattr(socket, "AF_UNIX"):
+                return parked_serve(linger)
+            if linger == 0:
+                return serve()
+        sys.stderr.write("--serve takes only --linger SECONDS (> 0): each job line carries its settings\n")
+        return 2
     args = parser().parse_args(argv)
     doc, code = run_once(args)
     sys.stdout.write(json.dumps(doc, sort_keys=False) + "\n")

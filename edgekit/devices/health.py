@@ -86,9 +86,12 @@ def pinned_core_busy(session: "DeviceSession", timeout: float, opening: Optional
     from .core_load import BUSY_CORE_FRACTION, core_busy, pinned_core
 
     try:
-        if opening is not None and opening.busy is None:
+        if opening is not None and opening.parked:
+            busy = parked_busy(session, timeout)
+        elif opening is not None and opening.busy is None:
             raise DeviceError(opening.busy_error)
-        busy = opening.busy if opening is not None else core_busy(session.transport, timeout=timeout)
+        else:
+            busy = opening.busy if opening is not None else core_busy(session.transport, timeout=timeout)
         core = pinned_core(session.profile.big_cores, session._base_facts(), online=sorted(busy))
     except (DeviceUnreachable, DeviceTimeout):
         raise
@@ -99,6 +102,20 @@ def pinned_core_busy(session: "DeviceSession", timeout: float, opening: Optional
         return (f"busy: pinned core cpu{core} is {100 * busy[core]:.0f} % busy "
                 f"(over {BUSY_CORE_FRACTION:.0%} in the last 0.5 s)")
     return None
+
+
+def parked_busy(session: "DeviceSession", timeout: float) -> dict[int, float]:
+    """The per-core busy fractions of the last 0.5 s from a parked runner's ready line (it read
+    ``/proc/stat`` while it slept, see the runner's parked serve mode), or read now when the
+    runner started anew after all (it ended between the opening's check and its start)."""
+    from .core_load import busy_from_output, core_busy
+
+    runner = session.runner()
+    window = runner.parked_window(timeout) if hasattr(runner, "parked_window") else None
+    if window is None:
+        log.info("device %s: no parked runner answered; reading the idle window now", session.name)
+        return core_busy(session.transport, timeout=timeout)
+    return busy_from_output(window, 0, "", session.name)
 
 
 def first_float(text: str) -> Optional[float]:

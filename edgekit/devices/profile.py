@@ -66,6 +66,7 @@ class DeviceProfile:
     emulated: bool = False         # an emulated CPU (qemu): its measurements are flagged "emulated"
     cooldown_zones: tuple[str, ...] = ()  # zones that count for the cool-down: "type-pattern=°C" (devices/cooldown.py)
     cooldown_max_seconds: float = 0.0     # the longest cool-down wait before a run (phones: 60 unless set)
+    keep_runner_s: float = 0.0     # edgekit's runner stays parked this long after a session, for the next to attach
     source: str = ""               # the file it was loaded from
     base: str = ""                 # the profile a renamed device (a lab's "pixel3-a") was made from
 
@@ -152,11 +153,12 @@ def profile_from_dict(doc: dict[str, Any], source: str, name: Optional[str] = No
     if not kwargs["name"]:
         raise ConfigError(f"{where}: no 'name'")
     prof = DeviceProfile(source=source, **kwargs)
-    _check_values(where, prof)
+    check_profile_values(where, prof)
     return prof
 
 
-def _check_values(where: str, p: DeviceProfile) -> None:
+def check_profile_values(where: str, p: DeviceProfile) -> None:
+    """Raise ConfigError naming ``where`` for a field value the profile cannot have."""
     def choice(key: str, value: str, allowed: Iterable[str]) -> None:
         if value not in allowed:
             raise ConfigError(f"{where}: {key} = {value!r} is not one of {', '.join(allowed)}")
@@ -173,6 +175,12 @@ def _check_values(where: str, p: DeviceProfile) -> None:
     if p.cooldown_max_seconds < 0:
         raise ConfigError(f"{where}: cooldown_max_seconds = {p.cooldown_max_seconds:g} is negative",
                           hint="0 turns the cool-down off")
+    if p.keep_runner_s < 0 or p.keep_runner_s > 86400:
+        raise ConfigError(f"{where}: keep_runner_s = {p.keep_runner_s:g} is not between 0 and 86400 seconds",
+                          hint="0 ends the runner with its session; e.g. 600 keeps it parked for 10 minutes")
+    if p.keep_runner_s > 0 and p.runner != "edgekit-runner":
+        raise ConfigError(f"{where}: keep_runner_s applies to edgekit's runner, not {p.runner}",
+                          hint="remove keep_runner_s, or set runner = \"edgekit-runner\"")
     if p.transport == "ssh" and not p.connection.host:
         raise ConfigError(f"{where}: transport 'ssh' needs connection.host",
                           hint="set [connection] host (and user, port, key) or override it in the lab file")

@@ -22,7 +22,10 @@ from .transports.base import Transport
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REAP", "kill_runners", "read_runs_log"]
+__all__ = ["PARKED_TOKEN", "REAP", "kill_runners", "read_runs_log"]
+
+#: the ledger token of a runner parked between sessions (the runner's own PARKED_TOKEN)
+PARKED_TOKEN = "parked"
 
 #: $1 = work dir, $2 = "mine" | "others", $3 = token ("mine") or the live tokens to spare ("others")
 REAP = r"""cd "$1/runners" 2>/dev/null || exit 0
@@ -54,7 +57,9 @@ def kill_runners(transport: Transport, root: str, token: str, mine: bool, timeou
                  spare: tuple[str, ...] = ()) -> list[int]:
     """Kill the runners in ``root``'s ledger started by ``token`` (``mine``), or by anyone but
     ``token`` and the live sessions ``spare`` (runners of this process's other sessions)."""
-    tokens = (token or "-") if mine else " ".join(sorted({token or "-", *spare}))
+    # a parked runner (token "parked", see the runner's parked serve mode) sleeps until a
+    # session attaches; it then carries that session's token, and is killed as that session's
+    tokens = (token or "-") if mine else " ".join(sorted({token or "-", PARKED_TOKEN, *spare}))
     done = transport.run(["sh", "-c", REAP, "edgekit-reap", root, "mine" if mine else "others", tokens],
                          timeout=timeout)
     killed = [int(p) for p in _KILLED.findall(done.stdout)]

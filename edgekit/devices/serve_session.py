@@ -67,13 +67,23 @@ class ServedScriptRunner(ScriptRunner):
         the work dir, its sha256, and the hash-checked ``--serve`` start run there (no push
         first: when the file is missing or differs, :meth:`adopt` sends its bytes on the channel)."""
         from ..artifact import sha256_file
-        from .runners.verified import verified_command
 
         if not self._script_sha:
             self._script_sha = sha256_file(self.script)
         relative = f"bin/edgekit_runner-{self._script_sha[:12]}.py"
-        return relative, self._script_sha, verified_command(self.profile.python, relative, self._script_sha,
-                                                            getattr(self, "token", "-")) + ["--serve"]
+        return relative, self._script_sha, self.serve_command(relative)
+
+    def serve_command(self, script: str) -> list[str]:
+        """The hash-checked ``--serve`` start of the runner file ``script``, with ``--linger S``
+        when the profile keeps runners (``keep_runner_s``): the started process then relays to
+        a runner parked on the device, started first if none is (the runner's "parked serve
+        mode"), which outlives this session by up to S seconds."""
+        from .runners.verified import verified_command
+
+        keep = self.profile.keep_runner_s
+        command = verified_command(self.profile.python, script, self._script_sha, getattr(self, "token", "-"),
+                                   linger=keep > 0)
+        return command + (["--serve", "--linger", f"{keep:g}"] if keep > 0 else ["--serve"])
 
     def adopt(self, stream: LineStream, root: str, relative: str, fetch: bool) -> None:
         """Take the opening command's stream, on which this runner is starting (see
@@ -106,7 +116,7 @@ class ServedScriptRunner(ScriptRunner):
         if self.one_shot:
             return
         try:
-            self._stream = self.transport.open_stream(self.command() + ["--serve"])  # hash-checked start
+            self._stream = self.transport.open_stream(self.serve_command(self.prepare()))  # hash-checked start
         except NotImplementedError as exc:  # e.g. an ADB device without shell v2
             log.info("device %s: %s; one runner process per measurement", self.device, exc)
             self.one_shot = True
@@ -138,9 +148,17 @@ class ServedScriptRunner(ScriptRunner):
                                  "TFLite runtime", device=self.device) from exc
         self.hello, self._ready = hello, True
         self.started += 1
-        log.info("device %s: runner serving (pid %s, Python %s, %s)", self.device, hello.get("pid"),
-                 hello.get("python_version"), hello.get("runtime") or hello.get("runtime_error"))
+        log.info("device %s: runner serving (pid %s, Python %s, %s%s)", self.device, hello.get("pid"),
+                 hello.get("python_version"), hello.get("runtime") or hello.get("runtime_error"),
+                 f"; parked {hello['parked_s']:g} s, session {hello.get('attached')}" if "parked_s" in hello else "")
         return stream
+
+    def parked_window(self, timeout: Optional[float] = None) -> Optional[str]:
+        """The idle check's window (two ``/proc/stat`` readings, :mod:`..core_load`'s format)
+        from a parked runner's ready line; None when the runner started anew instead."""
+        self.server(timeout)
+        window = self.hello.get("window")
+        return window if isinstance(window, str) else None
 
     def runtime_facts(self, timeout: Optional[float] = None) -> dict[str, Any]:
         """What the runner's Python imports (the keys of the runtime probe), from its ready line.

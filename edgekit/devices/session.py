@@ -80,6 +80,7 @@ class DeviceSession:
         self._opening: Optional[Any] = None        # session_open.Opening, once opened that way
         self._open_failed = False
         self._models: dict[tuple[str, int, int], ModelFile] = {}
+        self._expected: list[Path] = []           # models to push while the session opens
         self._lock = threading.RLock()
         self.runner_token = uuid.uuid4().hex[:16]  # marks this session's runners on the device
         _LIVE_TOKENS.add(self.runner_token)
@@ -200,7 +201,7 @@ class DeviceSession:
             relative, sha, argv = runner.opening_command()
             try:
                 opening, stream = open_session(self.transport, self.profile, self.workdir.spec, SUBDIRS, relative,
-                                               sha, argv, health, timeout)
+                                               sha, argv, health, timeout, parked=self.profile.keep_runner_s > 0)
             except (DeviceUnreachable, DeviceTimeout):
                 raise
             except DeviceError as exc:  # e.g. a refused work dir: the step-by-step way says it where it did
@@ -211,7 +212,22 @@ class DeviceSession:
             self.workdir.opened(opening.root)
             runner.adopt(stream, opening.root, relative, opening.fetch_runner)
             self._opening = opening
+            self._push_expected()  # while the runner starts (or a parked one answers)
             return opening
+
+    def expect(self, models: list[Path]) -> None:
+        """The models the next measurement will run: a session that has yet to open pushes them
+        while its runner starts (pushing is harmless; running is not: every check still comes
+        before a run)."""
+        self._expected = [Path(m) for m in models]
+
+    def _push_expected(self) -> None:
+        expected, self._expected = self._expected, []
+        for path in expected:
+            try:
+                self.workdir.push_model(path, self._read_model(path).sha256)
+            except Exception as exc:  # noqa: BLE001 - the measurement pushes again and says what is wrong
+                log.info("device %s: pushing %s ahead failed: %s", self.name, path.name, exc)
 
     def _base_facts(self) -> dict[str, Any]:
         """The facts without waiting for a starting runner's runtime (core choice, identity)."""

@@ -43,7 +43,8 @@ from .transports.line_stream import LineStream, StreamClosed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OPEN_SCRIPT", "Opening", "RecordedTransport", "can_open", "open_session"]
+__all__ = ["OPEN_SCRIPT", "Opening", "PARKED_CHECK", "RecordedTransport", "can_open", "open_session",
+           "parked_socket"]
 
 #: $1 = the work dir command, $2 = the runner file (relative to the work dir), $3 = its sha256,
 #: $4 = how many sections follow as NAME COMMAND pairs; the rest is the runner's argv (exec'd
@@ -75,6 +76,19 @@ _WORKDIR_RC = re.compile(r"^__EDGEKIT_WORKDIR_RC=(\d+)$")
 _OPENED = "__EDGEKIT_OPENED"
 _FETCH = "__EDGEKIT_RUNNER_FETCH="
 
+_PARKED = "__EDGEKIT_PARKED"
+#: $1 = the parked runner's socket: exits 0 (printing the marker) iff a runner is alive there
+PARKED_CHECK = (f'[ -S "$1" ] && read -r pid < "$1.pid" && kill -0 "$pid" 2>/dev/null '
+                f'&& grep -q edgekit_runner "/proc/$pid/cmdline" 2>/dev/null && echo {_PARKED}')
+
+
+def parked_socket(runner_file: str) -> str:
+    """Where a lingering runner file ``bin/NAME.py`` parks, relative to the work dir (the
+    runner's own rule: ``park/NAME.sock``)."""
+    name = runner_file.rsplit("/", 1)[-1]
+    return "park/" + (name[:-3] if name.endswith(".py") else name) + ".sock"
+
+
 _CPU_DIR = "/sys/devices/system/cpu"
 _THERMAL_DIR = "/sys/class/thermal"
 #: the sysfs files of every CPU and (``auto`` zones) every thermal zone, as constant globs
@@ -101,6 +115,7 @@ class Opening:
     cpus: Optional[float] = None
     busy: Optional[dict[int, float]] = None
     busy_error: str = ""
+    parked: bool = False     # a parked runner was alive: its ready line carries the window
     health: bool = False
     seconds: float = 0.0
     sections: dict[str, Completed] = field(default_factory=dict, repr=False)
@@ -154,8 +169,9 @@ def _sysfs_command(profile: DeviceProfile) -> str:
 
 def opening_argv(transport: Transport, profile: DeviceProfile, workdir_spec: str, subdirs: Sequence[str],
                  runner_file: str, runner_sha256: str, runner_argv: Sequence[str], health: bool,
-                 window_s: float = 0.5) -> list[str]:
-    """The opening command's argv (see the module docstring)."""
+                 window_s: float = 0.5, parked: bool = False) -> list[str]:
+    """The opening command's argv (see the module docstring); ``parked``: the runner lingers
+    (``--linger``), so a live parked runner of this file may answer the idle check."""
     from .core_load import window_script
     from .private_dir import SCRIPT
 
@@ -165,8 +181,10 @@ def opening_argv(transport: Transport, profile: DeviceProfile, workdir_spec: str
         sections += [name, quote(argv)]
     sections += ["sysfs", _sysfs_command(profile)]
     if health:
-        sections += ["loadavg", quote(["cat", "/proc/loadavg"]), "nproc", quote(["nproc"]),
-                     "window", quote(["sh", "-c", window_script(window_s)])]
+        window = quote(["sh", "-c", window_script(window_s)])
+        if parked:  # a parked runner's ready line carries the last 0.5 s: no window to wait for here
+            window = quote(["sh", "-c", PARKED_CHECK, "edgekit-parked", parked_socket(runner_file)]) + " || " + window
+        sections += ["loadavg", quote(["cat", "/proc/loadavg"]), "nproc", quote(["nproc"]), "window", window]
     wd = quote(["sh", "-c", SCRIPT, "edgekit-workdir", workdir_spec, *subdirs])
     return ["sh", "-c", OPEN_SCRIPT, "edgekit-open", wd, runner_file, runner_sha256, str(len(sections) // 2),
             *sections, *runner_argv]
@@ -174,7 +192,7 @@ def opening_argv(transport: Transport, profile: DeviceProfile, workdir_spec: str
 
 def open_session(transport: Transport, profile: DeviceProfile, workdir_spec: str, subdirs: Sequence[str],
                  runner_file: str, runner_sha256: str, runner_argv: Sequence[str], health: bool, timeout: float,
-                 window_s: float = 0.5) -> tuple[Opening, LineStream]:
+                 window_s: float = 0.5, parked: bool = False) -> tuple[Opening, LineStream]:
     """Run the opening command; returns its readings and the open stream, on which the
     runner is starting (its ready line comes next). The stream is killed on any error.
 
@@ -186,7 +204,7 @@ def open_session(transport: Transport, profile: DeviceProfile, workdir_spec: str
 
     start = time.monotonic()
     argv = opening_argv(transport, profile, workdir_spec, subdirs, runner_file, runner_sha256, runner_argv, health,
-                        window_s)
+                        window_s, parked)
     stream = transport.open_stream(argv)
     try:
         lines = _read_until_opened(stream, profile.name, workdir_spec, timeout + (window_s if health else 0.0))
@@ -272,6 +290,9 @@ def _health_readings(opening: Opening, sections: dict[str, Completed], device: s
     load, ncpu, window = sections.get("loadavg"), sections.get("nproc"), sections.get("window")
     opening.load1 = _first_float(load.stdout) if load is not None and load.ok else None
     opening.cpus = _first_float(ncpu.stdout) if ncpu is not None and ncpu.ok else None
+    if window is not None and window.rc == 0 and window.stdout.strip() == _PARKED:
+        opening.parked = True  # the window comes with the parked runner's ready line
+        return
     try:
         if window is None:
             raise DeviceError(f"device '{device}': the opening command did not read /proc/stat", device=device)

@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from ..artifact import Artifact
-from ..devices.profile import TRANSPORTS, Connection, DeviceProfile, check_field_type, load_profiles
+from ..devices.profile import (TRANSPORTS, Connection, DeviceProfile, check_field_type, check_profile_values,
+                               load_profiles)
 from ..errors import ConfigError
 from ..measurement import SETTING_FIELDS, RunSettings, settings_from_mapping
 from .joblabels import job_labels
@@ -220,7 +221,7 @@ def _devices(entries: Any, profiles: dict[str, DeviceProfile], base: Path, where
     for i, entry in enumerate(entries, 1):
         here = f"{where} [[device]] #{i}"
         _check_keys(entry, {"name": str, "profile": str, "transport": str, "benchmark_binary": str,
-                            **{k: object for k in _CONN_FIELDS}}, here)
+                            "keep_runner_s": object, **{k: object for k in _CONN_FIELDS}}, here)
         name = _typed(entry.get("name"), str, f"{here} name")
         pname = _typed(entry.get("profile"), str, f"{here} ('{name}') profile")
         if not name or not pname:
@@ -257,7 +258,12 @@ def _devices(entries: Any, profiles: dict[str, DeviceProfile], base: Path, where
                                   hint="build or download benchmark_model for the phone's ABI; "
                                   "paths are relative to the lab file")
             changes["benchmark_binary"] = str(binary)
+        if "keep_runner_s" in entry:
+            changes["keep_runner_s"] = float(check_field_type(f"{here} ('{name}')", "keep_runner_s",
+                                                              entry["keep_runner_s"], 0.0))
         profile = dataclasses.replace(profile, **changes)
+        if "keep_runner_s" in entry:
+            check_profile_values(f"{here} ('{name}')", profile)
         if profile.transport == "ssh" and not profile.connection.host:
             raise ConfigError(f"{here}: device '{name}' (ssh) has no host",
                               hint="set host = \"…\" on the device or in its profile")

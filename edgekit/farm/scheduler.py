@@ -50,11 +50,15 @@ class LabScheduler:
         try:
             for w in self.workers:
                 w.start()
-            while any(w.is_alive() for w in self.workers):
+            # a worker sets `finished` just before its thread ends (is_alive() would still be
+            # true right after its last `changed`, and the run would end up to 1 s late)
+            while not all(w.finished.is_set() or not w.is_alive() for w in self.workers):
                 ctx.changed.wait(timeout=1.0)
                 ctx.changed.clear()
                 self._fail_unservable()
                 self._report()
+            for w in self.workers:
+                w.join()
             self._fail_unservable()
             self._report()
         except BaseException:
@@ -90,6 +94,7 @@ class LabScheduler:
         """Stop the workers, give back what they hold (their results so far are kept)."""
         ctx = self.ctx
         ctx.stop.set()
+        ctx.nudge()
         for w in self.workers:  # their runners die before their leases are given back
             w.stop_job("controller stopped")
         deadline = time.monotonic() + _STOP_GRACE_SECONDS

@@ -91,6 +91,17 @@ class FarmContext:
     poll_seconds: float = 0.25
     stop: threading.Event = field(default_factory=threading.Event)
     changed: threading.Event = field(default_factory=threading.Event)
+    #: notified when a job ends or the run stops: idle workers look at the queue again at once
+    wake: threading.Condition = field(default_factory=threading.Condition)
+    #: how many times ``wake`` was notified (a worker that looked at the queue before the last
+    #: notification does not wait: it looks again)
+    nudges: int = 0
+
+    def nudge(self) -> None:
+        """Wake the idle workers (a job ended, or the run stops)."""
+        with self.wake:
+            self.nudges += 1
+            self.wake.notify_all()
 
     def artifact_for(self, job: JobRow) -> Artifact:
         art = self.artifacts.get(job.id) or self.store.artifact(job.artifact_sha256)
@@ -118,6 +129,7 @@ class DeviceWorker(threading.Thread):
         self._last_ok: Optional[tuple[float, dict[str, float]]] = None
         self._rests = 0
         self._physical: Optional[str] = None   # the physical device's lease key, during a job
+        self.finished = threading.Event()       # set as its last act: the scheduler waits for it
         self.guard = RunnerGuard(device.name)   # kills runners before the device is let go
         self.fair = FairShare(ctx.leases, ctx.owner)  # takes turns with other controllers
 
@@ -142,6 +154,7 @@ class DeviceWorker(threading.Thread):
                 log.warning("could not release the lease of %s", self.device.name, exc_info=True)
             self.ctx.store.close()
             self._emit("lab.idle", "", self.out_of_rotation or "finished")
+            self.finished.set()
             self.ctx.changed.set()
 
     def _loop(self) -> None:
@@ -149,6 +162,7 @@ class DeviceWorker(threading.Thread):
         waiting, idle = False, 0
         ctx.heartbeat.watch(dev.key, self._lease_lost)
         while not ctx.stop.is_set():
+            seen = ctx.nudges  # read before the queue: a job ending after this is not missed
             if ctx.queue.unfinished_for(dev.name, dev.profile.name) == 0:
                 return
             pause = self._cooldown_until - time.time()
@@ -163,7 +177,7 @@ class DeviceWorker(threading.Thread):
                     waiting = True
                 if not self.fair.away(dev.key):
                     self.fair.want(dev.key)
-                idle = self._idle(idle)
+                idle = self._idle(idle, seen)
                 continue
             if waiting:
                 self.fair.got(dev.key)
@@ -174,7 +188,7 @@ class DeviceWorker(threading.Thread):
                 self._close_session()  # a runner lives only under its lease (it ends before the release)
                 ctx.heartbeat.drop(dev.key)
                 ctx.leases.release(dev.key, ctx.owner)
-                idle = self._idle(idle)
+                idle = self._idle(idle, seen)
                 continue
             idle = 0
             self.current = job
@@ -184,6 +198,7 @@ class DeviceWorker(threading.Thread):
                 self.current = None
                 ctx.heartbeat.hold(dev.key, ctx.owner)
                 ctx.changed.set()
+                ctx.nudge()
             if self.out_of_rotation:
                 return
             if self.fair.yield_to_others(dev.key):  # another controller waits: its turn
@@ -191,15 +206,22 @@ class DeviceWorker(threading.Thread):
                 ctx.heartbeat.drop(dev.key)
                 ctx.leases.release(dev.key, ctx.owner)
 
-    def _idle(self, n: int) -> int:
-        """Wait before looking again: ``poll_seconds``, doubling up to 2 s while nothing changes."""
-        self.ctx.stop.wait(min(self.ctx.poll_seconds * 2 ** n, max(self.ctx.poll_seconds, 2.0)))
+    def _idle(self, n: int, seen: int) -> int:
+        """Wait before looking again: ``poll_seconds``, doubling up to 2 s while nothing changes,
+        or until a job of this controller ends (the last one ending ends the run without a tail);
+        ``seen``: :attr:`FarmContext.nudges` when this worker last looked at the queue."""
+        with self.ctx.wake:
+            if not self.ctx.stop.is_set() and self.ctx.nudges == seen:
+                self.ctx.wake.wait(min(self.ctx.poll_seconds * 2 ** n, max(self.ctx.poll_seconds, 2.0)))
         return n + 1
 
     # -- one job ---------------------------------------------------------------------------
     def _run_job(self, job: JobRow) -> None:
         ctx = self.ctx
         t0 = time.monotonic()
+        expect = getattr(self._open_session(), "expect", None)
+        if callable(expect):  # pushed while the session opens (harmless; running them is not)
+            expect([Path(job.artifact_path)] + ([Path(job.baseline["path"])] if job.baseline else []))
         unhealthy = None if self._recently_healthy() else self._health()
         health_s = time.monotonic() - t0
         if unhealthy is not None:

@@ -107,7 +107,9 @@ class Board:
     log_path: Path
 
     def kill(self) -> None:
-        """Power loss: the listener and every session it forked die at once."""
+        """Power loss: the listener and every session it forked die at once (and parked
+        runners, which left the sessions' process tree: without their socket they end)."""
+        shutil.rmtree(self.folder / "fs" / "park", ignore_errors=True)
         sessions = descendants(self.proc.pid)
         if self.proc.poll() is None:
             self.proc.kill()

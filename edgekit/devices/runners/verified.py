@@ -25,16 +25,74 @@ from __future__ import annotations
 
 from typing import List
 
-__all__ = ["FETCH_ENV", "MISMATCH_RC", "VERIFY_AND_RUN", "verified_command"]
+__all__ = ["FETCH_ENV", "MISMATCH_RC", "PARK_RELAY", "VERIFY_AND_RUN", "verified_command"]
 
 MISMATCH_RC = 97
 #: set to ``1`` (by :mod:`edgekit.devices.session_open`) when the runner's bytes come on stdin
 FETCH_ENV = "EDGEKIT_FETCH_RUNNER"
 
+#: the parked runner's relay (``--linger``), defined ahead of the check: a session whose runner
+#: is parked only copies its stdin/stdout to the parked runner's socket (see the runner's
+#: "parked serve mode"), with no runner bytes to read or hash and no site-packages to import
+PARK_RELAY = """
+def _park_path(path):
+    name = os.path.splitext(os.path.basename(path))[0]
+    return os.path.join(os.path.dirname(os.path.dirname(path)), 'park', name + '.sock')
+def _park_connect(sock):
+    import socket
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    here = os.getcwd()
+    try:
+        os.chdir(os.path.dirname(sock))  # a socket address is at most ~107 bytes: connect by name
+        conn.connect(os.path.basename(sock))
+        return conn
+    except OSError:
+        conn.close()
+        return None
+    finally:
+        os.chdir(here)
+def _park_relay(conn, token):
+    import select, socket
+    conn.sendall(('attach %s\\n' % token).encode('ascii'))
+    sock = conn.fileno()
+    poller = select.poll()
+    poller.register(0, select.POLLIN)
+    poller.register(sock, select.POLLIN)
+    poller.register(1, 0)
+    while True:
+        for fd, ev in poller.poll():
+            if fd == 1 and ev & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                os._exit(141)  # the session is gone: so is the parked runner, even mid-job
+            if fd == 0:
+                data = os.read(0, 65536)
+                if data:
+                    conn.sendall(data)
+                else:
+                    poller.unregister(0)
+                    conn.shutdown(socket.SHUT_WR)  # the session ends: the parked runner parks
+            elif fd == sock:
+                data = conn.recv(65536)
+                if not data:
+                    os._exit(0)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(1, view):]
+"""
+
 VERIFY_AND_RUN = (
     "import atexit, hashlib, os, sys, time\n"
     "want, token, path = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])\n"
     f"fetched = os.environ.pop({FETCH_ENV!r}, '') == '1'\n"
+    "linger = '--linger' in sys.argv[4:]\n"
+    "if linger:\n"
+    "    exec(" + repr(PARK_RELAY) + ")\n"
+    "    if not fetched:\n"
+    "        _conn = _park_connect(_park_path(path))\n"
+    "        if _conn is not None:\n"
+    "            _park_relay(_conn, token)\n"
+    "if sys.flags.no_site:  # started with -S for the relay: the runner needs site-packages\n"
+    "    import site\n"
+    "    site.main()\n"
     "if fetched:\n"
     "    import base64\n"
     "    try:\n"
@@ -64,6 +122,37 @@ VERIFY_AND_RUN = (
     "        os.sched_setaffinity(0, [int(c) for c in cpus.split(',')])\n"
     "    except (OSError, ValueError):\n"
     "        pass\n"
+    "if linger:  # the runner parks in a session of its own; this process relays to it\n"
+    "    _sock = _park_path(path)\n"
+    "    try:\n"
+    "        os.mkdir(os.path.dirname(_sock), 0o700)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    _child = os.fork()\n"
+    "    if _child:\n"
+    "        _until = time.time() + 60\n"
+    "        while time.time() < _until:\n"
+    "            _conn = _park_connect(_sock)\n"
+    "            if _conn is not None:\n"
+    "                _park_relay(_conn, token)\n"
+    "            _done, _status = os.waitpid(_child, os.WNOHANG)\n"
+    "            if _done:\n"
+    "                try:\n"
+    "                    with open(_sock[:-5] + '.log') as f:\n"
+    "                        sys.stderr.write(f.read()[-2000:])\n"
+    "                except OSError:\n"
+    "                    pass\n"
+    "                sys.stderr.write('edgekit: the parked runner ended before it listened (status %d)\\n' % _status)\n"
+    "                sys.exit(3)\n"
+    "            time.sleep(0.005)\n"
+    "        sys.stderr.write('edgekit: the parked runner did not listen within 60 s\\n')\n"
+    "        sys.exit(3)\n"
+    "    os.setsid()\n"
+    "    _null = os.open(os.devnull, os.O_RDWR)\n"
+    "    _log = os.open(_sock[:-5] + '.log', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)\n"
+    "    os.dup2(_null, 0)\n"
+    "    os.dup2(_log, 1)\n"
+    "    os.dup2(_log, 2)\n"
     "def _ledger(root=os.path.dirname(os.path.dirname(os.path.abspath(path))), token=token, pid=os.getpid()):\n"
     "    entry = os.path.join(root, 'runners', str(pid))\n"
     "    def note(what):\n"
@@ -94,8 +183,11 @@ VERIFY_AND_RUN = (
 )
 
 
-def verified_command(python: str, script: str, sha256: str, token: str = "-") -> List[str]:
+def verified_command(python: str, script: str, sha256: str, token: str = "-", linger: bool = False) -> List[str]:
     """``python -c VERIFY_AND_RUN SHA256 TOKEN SCRIPT``: append the runner's own arguments.
 
-    ``token`` (no spaces) names who started the runner, for :mod:`edgekit.devices.runner_ledger`."""
-    return [python, "-c", VERIFY_AND_RUN, sha256, token or "-", script]
+    ``token`` (no spaces) names who started the runner, for :mod:`edgekit.devices.runner_ledger`.
+    ``linger``: the runner's arguments include ``--linger`` (its parked serve mode); Python then
+    starts with ``-S`` (a session that only relays to the parked runner imports nothing from
+    site-packages; one that starts the runner imports :mod:`site` itself first)."""
+    return [python, *(["-S"] if linger else []), "-c", VERIFY_AND_RUN, sha256, token or "-", script]
