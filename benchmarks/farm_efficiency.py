@@ -18,10 +18,15 @@ and the real DeviceSession, then prints
 
 ``--one-shot`` measures the old way (one runner process per job, result file pulled and
 removed) for comparison; the default is serve mode (one runner per device session).
+``--keep-runner-s S`` gives the boards ``keep_runner_s = S`` (parked runners, see
+``docs/design.md``) and runs the lab twice on the same boards, each run on a store of its own
+(``--rounds``): the first starts the runners, the second attaches to the parked ones, as the
+next CI job on a lab does. The JSON's top level is the last round's; ``rounds`` has them all.
 ``--json`` prints one JSON document instead of text. The load average is part of the output:
 this benchmark shares the machine's cores with the boards it simulates.
 
-Run as root from the repo root: ``python benchmarks/farm_efficiency.py [--devices 4] [--jobs 12] [--json]``.
+Run as root from the repo root:
+``python benchmarks/farm_efficiency.py [--devices 4] [--jobs 12] [--keep-runner-s 600] [--json]``.
 Timings depend on the machine's load; they are printed, never asserted.
 """
 

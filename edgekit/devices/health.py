@@ -4,7 +4,8 @@
 busy fractions over a 0.5 s window (:mod:`.core_load`). The first check of a session that
 opens in one device command (:mod:`.session_open`) takes those readings from that command
 (the same files and commands, read just before the runner starts); later checks read them
-anew, one command each. The verdict is the same either way.
+anew, one command each. The verdict is the same either way. When a parked runner answers the
+session (``keep_runner_s``), the window is the last 0.5 s it read while parked.
 """
 
 from __future__ import annotations

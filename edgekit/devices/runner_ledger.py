@@ -18,11 +18,11 @@ import logging
 import re
 from typing import Any
 
-from .transports.base import Transport
+from .transports.base import Completed, Transport
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PARKED_TOKEN", "REAP", "kill_runners", "read_runs_log"]
+__all__ = ["PARKED_TOKEN", "REAP", "kill_runners", "killed_from_output", "reap_argv", "read_runs_log"]
 
 #: the ledger token of a runner parked between sessions (the runner's own PARKED_TOKEN)
 PARKED_TOKEN = "parked"
@@ -53,20 +53,29 @@ done
 _KILLED = re.compile(r"__EDGEKIT_KILLED=(\d+)")
 
 
+def reap_argv(root: str, token: str, mine: bool, spare: tuple[str, ...] = ()) -> list[str]:
+    """The device command of :func:`kill_runners` (``root`` may be ``.`` in the work dir)."""
+    # a parked runner (token "parked", see the runner's parked serve mode) sleeps until a
+    # session attaches; it then carries that session's token, and is killed as that session's
+    tokens = (token or "-") if mine else " ".join(sorted({token or "-", PARKED_TOKEN, *spare}))
+    return ["sh", "-c", REAP, "edgekit-reap", root, "mine" if mine else "others", tokens]
+
+
 def kill_runners(transport: Transport, root: str, token: str, mine: bool, timeout: float = 30.0,
                  spare: tuple[str, ...] = ()) -> list[int]:
     """Kill the runners in ``root``'s ledger started by ``token`` (``mine``), or by anyone but
     ``token`` and the live sessions ``spare`` (runners of this process's other sessions)."""
-    # a parked runner (token "parked", see the runner's parked serve mode) sleeps until a
-    # session attaches; it then carries that session's token, and is killed as that session's
-    tokens = (token or "-") if mine else " ".join(sorted({token or "-", PARKED_TOKEN, *spare}))
-    done = transport.run(["sh", "-c", REAP, "edgekit-reap", root, "mine" if mine else "others", tokens],
-                         timeout=timeout)
+    done = transport.run(reap_argv(root, token, mine, spare), timeout=timeout)
+    return killed_from_output(done, transport.device, mine)
+
+
+def killed_from_output(done: Completed, device: str, mine: bool) -> list[int]:
+    """The pids :data:`REAP` killed, from its output (also run in a session's opening command)."""
     killed = [int(p) for p in _KILLED.findall(done.stdout)]
     if killed:
-        log.warning("device %s: killed %s runner(s) %s", transport.device, "own" if mine else "orphaned", killed)
+        log.warning("device %s: killed %s runner(s) %s", device, "own" if mine else "orphaned", killed)
     if not done.ok:
-        log.warning("device %s: cleaning up runners failed (exit %s): %s", transport.device, done.rc,
+        log.warning("device %s: cleaning up runners failed (exit %s): %s", device, done.rc,
                     done.stderr.strip()[-300:])
     return killed
 

@@ -81,6 +81,8 @@ class DeviceSession:
         self._open_failed = False
         self._models: dict[tuple[str, int, int], ModelFile] = {}
         self._expected: list[Path] = []           # models to push while the session opens
+        self._take_over = False                   # the opening kills other sessions' runners
+        self._reaped: Optional[list[int]] = None  # what it killed, for the first kill_runners(mine=False)
         self._lock = threading.RLock()
         self.runner_token = uuid.uuid4().hex[:16]  # marks this session's runners on the device
         _LIVE_TOKENS.add(self.runner_token)
@@ -148,6 +150,9 @@ class DeviceSession:
         or every other session's (taking the device over); see :mod:`.runner_ledger`."""
         if self.profile.runner != "edgekit-runner":
             return []
+        if not mine and self._reaped is not None:  # the opening command just did (prepare_open)
+            reaped, self._reaped = self._reaped, None
+            return reaped
         from .runner_ledger import kill_runners
 
         return kill_runners(self.transport, self.workdir.root, self.runner_token, mine, timeout,
@@ -199,9 +204,15 @@ class DeviceSession:
             from .workdir import SUBDIRS
 
             relative, sha, argv = runner.opening_command()
+            reap = None
+            if self._take_over:
+                from .runner_ledger import reap_argv
+
+                reap = reap_argv(".", self.runner_token, False, tuple(_LIVE_TOKENS))
             try:
                 opening, stream = open_session(self.transport, self.profile, self.workdir.spec, SUBDIRS, relative,
-                                               sha, argv, health, timeout, parked=self.profile.keep_runner_s > 0)
+                                               sha, argv, health, timeout, parked=self.profile.keep_runner_s > 0,
+                                               reap=reap)
             except (DeviceUnreachable, DeviceTimeout):
                 raise
             except DeviceError as exc:  # e.g. a refused work dir: the step-by-step way says it where it did
@@ -212,14 +223,17 @@ class DeviceSession:
             self.workdir.opened(opening.root)
             runner.adopt(stream, opening.root, relative, opening.fetch_runner)
             self._opening = opening
+            self._reaped = opening.reaped
             self._push_expected()  # while the runner starts (or a parked one answers)
             return opening
 
-    def expect(self, models: list[Path]) -> None:
-        """The models the next measurement will run: a session that has yet to open pushes them
-        while its runner starts (pushing is harmless; running is not: every check still comes
-        before a run)."""
+    def prepare_open(self, models: list[Path], take_over: bool = False) -> None:
+        """What a session that has yet to open does in its opening: push ``models`` (the next
+        measurement's) while its runner starts (pushing is harmless; running is not: every check
+        still comes before a run), and with ``take_over`` kill other sessions' runners first,
+        which the next ``kill_runners(mine=False)`` then reports instead of doing again."""
         self._expected = [Path(m) for m in models]
+        self._take_over = take_over
 
     def _push_expected(self) -> None:
         expected, self._expected = self._expected, []

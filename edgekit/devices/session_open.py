@@ -16,9 +16,14 @@ per-core window), the private work dir, the runner's hash check and push, the fa
    runs (each quoted once by :meth:`Transport.quote`, as every transport does), except
    that the sysfs files are named by constant globs instead of a listing first (a superset;
    the parser keeps the files it asks for);
-4. with ``health``: ``/proc/loadavg``, ``nproc`` and :func:`.core_load.window_script` (the
+4. for a farm session taking the device over (``reap``): :data:`.runner_ledger.REAP` of
+   other sessions' runners, the same argv as :func:`.runner_ledger.kill_runners`;
+5. with ``health``: ``/proc/loadavg``, ``nproc`` and :func:`.core_load.window_script` (the
    same 0.5 s window) — before the runner starts, so its imports are not counted as load;
-5. ``exec`` of the runner's hash-checked ``--serve`` start on the same channel.
+   with a runner parked on the device (``parked``, :data:`PARKED_CHECK`), no window: the
+   parked runner's ready line carries the last 0.5 s;
+6. ``exec`` of the runner's hash-checked ``--serve`` start on the same channel (which, for a
+   parked runner, only relays to it: :mod:`.runners.verified`).
 
 The outputs are parsed by the very functions the separate commands feed
 (:func:`collect_facts` over a :class:`RecordedTransport`, :func:`private_dir_from_output`,
@@ -77,9 +82,12 @@ _OPENED = "__EDGEKIT_OPENED"
 _FETCH = "__EDGEKIT_RUNNER_FETCH="
 
 _PARKED = "__EDGEKIT_PARKED"
-#: $1 = the parked runner's socket: exits 0 (printing the marker) iff a runner is alive there
-PARKED_CHECK = (f'[ -S "$1" ] && read -r pid < "$1.pid" && kill -0 "$pid" 2>/dev/null '
-                f'&& grep -q edgekit_runner "/proc/$pid/cmdline" 2>/dev/null && echo {_PARKED}')
+#: shell code (run by the opening's own shell, no fork): prints the marker iff a runner is
+#: alive (not a zombie) at the parked runner's socket {sock} (a pid reused since a SIGKILL only costs the
+#: window: the start then finds no one listening, starts a runner, and health reads anew)
+PARKED_CHECK = ('if [ -S {sock} ] && read -r parked_pid < {sock}.pid 2>/dev/null '
+                '&& read -r parked_st < "/proc/$parked_pid/stat" 2>/dev/null && parked_st=${{parked_st##*) }} '
+                '&& [ "${{parked_st%% *}}" != Z ]; then echo ' + _PARKED + '; else {window}; fi')
 
 
 def parked_socket(runner_file: str) -> str:
@@ -116,6 +124,7 @@ class Opening:
     busy: Optional[dict[int, float]] = None
     busy_error: str = ""
     parked: bool = False     # a parked runner was alive: its ready line carries the window
+    reaped: Optional[list[int]] = None  # other sessions' runners it killed (asked to take the device over)
     health: bool = False
     seconds: float = 0.0
     sections: dict[str, Completed] = field(default_factory=dict, repr=False)
@@ -169,9 +178,11 @@ def _sysfs_command(profile: DeviceProfile) -> str:
 
 def opening_argv(transport: Transport, profile: DeviceProfile, workdir_spec: str, subdirs: Sequence[str],
                  runner_file: str, runner_sha256: str, runner_argv: Sequence[str], health: bool,
-                 window_s: float = 0.5, parked: bool = False) -> list[str]:
+                 window_s: float = 0.5, parked: bool = False, reap: Optional[Sequence[str]] = None) -> list[str]:
     """The opening command's argv (see the module docstring); ``parked``: the runner lingers
-    (``--linger``), so a live parked runner of this file may answer the idle check."""
+    (``--linger``), so a live parked runner of this file may answer the idle check; ``reap``:
+    :func:`.runner_ledger.reap_argv` for the work dir ``.``, run before the health readings
+    (a farm session takes the device over: other sessions' runners are killed first)."""
     from .core_load import window_script
     from .private_dir import SCRIPT
 
@@ -180,10 +191,12 @@ def opening_argv(transport: Transport, profile: DeviceProfile, workdir_spec: str
     for name, argv in _fact_commands(profile).items():
         sections += [name, quote(argv)]
     sections += ["sysfs", _sysfs_command(profile)]
+    if reap is not None:
+        sections += ["reap", quote(list(reap))]
     if health:
         window = quote(["sh", "-c", window_script(window_s)])
         if parked:  # a parked runner's ready line carries the last 0.5 s: no window to wait for here
-            window = quote(["sh", "-c", PARKED_CHECK, "edgekit-parked", parked_socket(runner_file)]) + " || " + window
+            window = PARKED_CHECK.format(sock=quote([parked_socket(runner_file)]), window=window)
         sections += ["loadavg", quote(["cat", "/proc/loadavg"]), "nproc", quote(["nproc"]), "window", window]
     wd = quote(["sh", "-c", SCRIPT, "edgekit-workdir", workdir_spec, *subdirs])
     return ["sh", "-c", OPEN_SCRIPT, "edgekit-open", wd, runner_file, runner_sha256, str(len(sections) // 2),
@@ -192,7 +205,8 @@ def opening_argv(transport: Transport, profile: DeviceProfile, workdir_spec: str
 
 def open_session(transport: Transport, profile: DeviceProfile, workdir_spec: str, subdirs: Sequence[str],
                  runner_file: str, runner_sha256: str, runner_argv: Sequence[str], health: bool, timeout: float,
-                 window_s: float = 0.5, parked: bool = False) -> tuple[Opening, LineStream]:
+                 window_s: float = 0.5, parked: bool = False,
+                 reap: Optional[Sequence[str]] = None) -> tuple[Opening, LineStream]:
     """Run the opening command; returns its readings and the open stream, on which the
     runner is starting (its ready line comes next). The stream is killed on any error.
 
@@ -204,7 +218,7 @@ def open_session(transport: Transport, profile: DeviceProfile, workdir_spec: str
 
     start = time.monotonic()
     argv = opening_argv(transport, profile, workdir_spec, subdirs, runner_file, runner_sha256, runner_argv, health,
-                        window_s, parked)
+                        window_s, parked, reap)
     stream = transport.open_stream(argv)
     try:
         lines = _read_until_opened(stream, profile.name, workdir_spec, timeout + (window_s if health else 0.0))
@@ -224,6 +238,10 @@ def open_session(transport: Transport, profile: DeviceProfile, workdir_spec: str
         facts = collect_facts(RecordedTransport(transport, recorded, sections.get("sysfs")), profile,
                               runtime_probe=False)
         opening = Opening(root=root, facts=facts, fetch_runner=fetch, health=health, sections=sections)
+        if reap is not None and "reap" in sections:
+            from .runner_ledger import killed_from_output
+
+            opening.reaped = killed_from_output(sections["reap"], profile.name, mine=False)
         if health:
             _health_readings(opening, sections, profile.name)
     except BaseException:

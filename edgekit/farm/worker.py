@@ -219,9 +219,9 @@ class DeviceWorker(threading.Thread):
     def _run_job(self, job: JobRow) -> None:
         ctx = self.ctx
         t0 = time.monotonic()
-        expect = getattr(self._open_session(), "expect", None)
-        if callable(expect):  # pushed while the session opens (harmless; running them is not)
-            expect([Path(job.artifact_path)] + ([Path(job.baseline["path"])] if job.baseline else []))
+        prepare = getattr(self._open_session(), "prepare_open", None)
+        if callable(prepare):  # pushed while the session opens (harmless; running them is not), and the take-over
+            prepare([Path(job.artifact_path)] + ([Path(job.baseline["path"])] if job.baseline else []), take_over=True)
         unhealthy = None if self._recently_healthy() else self._health()
         health_s = time.monotonic() - t0
         if unhealthy is not None:

@@ -9,8 +9,10 @@ over, and dies with its session's relay (a dead controller) as every served runn
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -24,8 +26,9 @@ from edgekit.devices.runner_ledger import read_runs_log
 from edgekit.devices.session import DeviceSession
 from edgekit.errors import DeviceError
 from edgekit.measurement import RunSettings
+from tests.devices.conftest import SshServer
 from tests.devices.test_runner_ledger import _alive, _ledger_pids, _measure_in_thread, _wait
-from tests.devices.test_serve_session import served
+from tests.devices.test_serve_session import PY37, board, served
 from tests.devices.test_session_open import _SPIN, CountingLocal, host, runner_file
 
 pytestmark = pytest.mark.timeout(180)
@@ -190,3 +193,47 @@ def test_a_stale_socket_starts_a_new_runner(tiny_models, tmp_path: Path) -> None
     finally:
         if new:
             _end_parked(new)
+
+
+@pytest.mark.skipif(not PY37.exists(), reason=f"no Python 3.7 + tflite-runtime venv at {PY37}")
+def test_a_python37_board_parks_its_runner_over_ssh(sshd: SshServer, tiny_models, tmp_path: Path) -> None:  # noqa: ANN001
+    profile = dataclasses.replace(board(sshd, tmp_path), python=str(PY37), keep_runner_s=60.0)
+    pids, versions = [], []
+    try:
+        for _ in range(2):
+            with DeviceSession(profile) as s:
+                health = s.health()
+                m = s.measure(tiny_models.int8_tflite, QUICK)
+                hello = served(s).hello
+                pids.append(int(hello["pid"]))
+                versions.append((hello["python_version"], hello["runtime"], s._opening.parked))  # noqa: SLF001
+            assert m.stats.count == 20 and m.facts["runtime"] == "tflite_runtime" and health.state in ("ok", "busy")
+            time.sleep(0.6)
+        assert pids[0] == pids[1]                                       # -S relay, then the same parked runner
+        assert [v[0][:4] for v in versions] == ["3.7.", "3.7."] and [v[2] for v in versions] == [False, True]
+    finally:
+        for pid in set(pids):
+            _end_parked(pid)
+
+
+def test_parked_and_one_shot_medians_agree(tiny_models, tmp_path: Path) -> None:  # noqa: ANN001
+    """The protocol did not change: interleaved runs of a parked runner (attached anew each
+    time) and of one-shot runners give the same median within noise."""
+    settings = dataclasses.replace(QUICK, warmup_runs=20, warmup_seconds=0.2, runs=200, min_seconds=0.5)
+    profile = host(tmp_path, keep_runner_s=60.0)
+    parked: list[float] = []
+    one_shot: list[float] = []
+    pids = set()
+    try:
+        with DeviceSession(dataclasses.replace(profile, keep_runner_s=0.0), serve=False) as o:
+            for _ in range(4):
+                with DeviceSession(profile) as s:
+                    parked.append(s.measure(tiny_models.fp32_tflite, settings).stats.median)
+                    pids.add(int(served(s).hello["pid"]))
+                one_shot.append(o.measure(tiny_models.fp32_tflite, settings).stats.median)
+        assert len(pids) == 1                                  # one parked runner served the four sessions
+        ratio = statistics.median(parked) / statistics.median(one_shot)
+        assert 0.67 < ratio < 1.5, (parked, one_shot)
+    finally:
+        for pid in pids:
+            _end_parked(pid)

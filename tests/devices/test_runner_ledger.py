@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from edgekit.artifact import sha256_file
 from edgekit.devices.runner_ledger import read_runs_log
 from edgekit.devices.session import DeviceSession
 from edgekit.measurement import RunSettings
@@ -73,8 +74,9 @@ session.measure(Path(sys.argv[2]), RunSettings(warmup_runs=1, warmup_seconds=0, 
 """
 
 
+@pytest.mark.parametrize("at_open", [False, True], ids=["kill_runners", "farm-opening"])
 def test_a_runner_left_by_a_sigkilled_controller_is_killed_when_the_device_is_taken(
-        sshd: SshServer, tiny_models, tmp_path: Path) -> None:  # noqa: ANN001
+        sshd: SshServer, tiny_models, tmp_path: Path, at_open: bool) -> None:  # noqa: ANN001
     profile = board(sshd, tmp_path)
     workdir = Path(profile.workdir)
     doc = {"name": "board", "kind": "board", "transport": "ssh", "python": sys.executable,
@@ -91,8 +93,15 @@ def test_a_runner_left_by_a_sigkilled_controller_is_killed_when_the_device_is_ta
     assert _alive(pid), "sshd killed the command: nothing to test"  # the orphan keeps measuring
 
     with DeviceSession(profile) as second:
-        assert second.kill_runners(mine=True) == []                  # not its own
+        if at_open:  # a farm worker's session: its opening command reaps, before the health readings
+            second.prepare_open([tiny_models.fp32_tflite], take_over=True)
+            second.health()
+            assert not _alive(pid)
+            assert (Path(profile.workdir) / "models" / f"{sha256_file(tiny_models.fp32_tflite)}.tflite").is_file()
+        else:
+            assert second.kill_runners(mine=True) == []              # not its own
         assert second.kill_runners(mine=False) == [pid]              # taking the device: the orphan goes
+        assert second.kill_runners(mine=False) == []                 # (reported once)
     assert not _alive(pid) and _ledger_pids(workdir) == []
     runs = read_runs_log((workdir / "runs.log").read_text())
     assert runs[pid]["token"] == token and runs[pid]["start"] < runs[pid]["end"] <= time.time()

@@ -39,8 +39,8 @@ def _park_path(path):
     name = os.path.splitext(os.path.basename(path))[0]
     return os.path.join(os.path.dirname(os.path.dirname(path)), 'park', name + '.sock')
 def _park_connect(sock):
-    import socket
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    import _socket  # not socket: its enum and selectors imports cost a relay ~15 ms
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     here = os.getcwd()
     try:
         os.chdir(os.path.dirname(sock))  # a socket address is at most ~107 bytes: connect by name
@@ -52,7 +52,7 @@ def _park_connect(sock):
     finally:
         os.chdir(here)
 def _park_relay(conn, token):
-    import select, socket
+    import _socket, select
     conn.sendall(('attach %s\\n' % token).encode('ascii'))
     sock = conn.fileno()
     poller = select.poll()
@@ -69,7 +69,7 @@ def _park_relay(conn, token):
                     conn.sendall(data)
                 else:
                     poller.unregister(0)
-                    conn.shutdown(socket.SHUT_WR)  # the session ends: the parked runner parks
+                    conn.shutdown(_socket.SHUT_WR)  # the session ends: the parked runner parks
             elif fd == sock:
                 data = conn.recv(65536)
                 if not data:
@@ -80,7 +80,7 @@ def _park_relay(conn, token):
 """
 
 VERIFY_AND_RUN = (
-    "import atexit, hashlib, os, sys, time\n"
+    "import atexit, os, sys, time\n"
     "want, token, path = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])\n"
     f"fetched = os.environ.pop({FETCH_ENV!r}, '') == '1'\n"
     "linger = '--linger' in sys.argv[4:]\n"
@@ -90,6 +90,7 @@ VERIFY_AND_RUN = (
     "        _conn = _park_connect(_park_path(path))\n"
     "        if _conn is not None:\n"
     "            _park_relay(_conn, token)\n"
+    "import hashlib\n"
     "if sys.flags.no_site:  # started with -S for the relay: the runner needs site-packages\n"
     "    import site\n"
     "    site.main()\n"
