@@ -648,8 +648,9 @@ def serve_jobs(stdin, stdout, affinity):
 # Unix socket in the work dir, park/<this file's name>.sock (the work dir is private: 0700,
 # owner-checked), and stays as a relay between the session's stdin/stdout and that socket; the
 # next session's start finds the socket and only relays. The parked runner imports numpy and
-# the runtime once, then serves one session at a time: "attach TOKEN", its ready line, job
-# lines until EOF, then it parks again. While parked it reads the per-core tick counters of
+# the runtime once, then serves one session at a time: "attach TOKEN PYTHON", its ready line,
+# job lines until EOF, then it parks again (a session of another interpreter gets nothing and
+# starts a runner of its own, which takes the socket over). While parked it reads the per-core tick counters of
 # /proc/stat every 0.1 s, so the next ready line carries the last 0.5 s window of the idle
 # check (``window``) without waiting for one. It ends after S seconds without a session, when
 # its socket is replaced or removed, or - like every served runner - at once when the
@@ -807,8 +808,10 @@ def _parked_main(server, path, inode, linger):
             try:
                 attached += 1
                 _serve_connection(conn, hello, affinity, parked_at, ticks, attached, pid, started)
-            except (IOError, OSError, ValueError, RunnerError):
-                pass
+            except (IOError, OSError, ValueError, RunnerError) as exc:  # that session ends; the next may come
+                sys.stderr.write("%s session %d: %s: %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), attached,
+                                                              type(exc).__name__, exc))
+                sys.stderr.flush()
             finally:
                 conn.close()
             _ledger(pid, PARKED_TOKEN, "park", started)
@@ -827,9 +830,12 @@ def _serve_connection(conn, hello, affinity, parked_at, ticks, attached, pid, st
     """One session on the parked runner: its ready line (with the idle window), then its jobs."""
     conn.settimeout(10.0)
     rfile = conn.makefile("r")
-    first = rfile.readline().split()
-    if len(first) != 2 or first[0] != "attach":
-        raise RunnerError("attach", "not a session")
+    first = rfile.readline().rstrip("\r\n").split(" ", 2)  # attach TOKEN [PYTHON]
+    if len(first) not in (2, 3) or first[0] != "attach":
+        raise RunnerError("attach", "not a session: %r" % " ".join(first)[:200])
+    if len(first) == 3 and first[2] != sys.executable:  # as started: a venv's python is another one
+        # it starts its own runner, which takes the socket over
+        raise RunnerError("attach", "a session of %s, not %s" % (first[2], sys.executable))
     conn.settimeout(None)
     _ledger(pid, first[1], "attach", started)
     doc = dict(hello, attached=attached)

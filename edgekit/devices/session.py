@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..artifact import Artifact
-from ..errors import ConfigError, DeviceError, DeviceTimeout, DeviceUnreachable, MeasurementError, RuntimeIncompatible
+from ..errors import ConfigError, DeviceError, DeviceTimeout, DeviceUnreachable
 from ..measurement import Measurement, RunSettings, quality_flags
 from ..tflite.model_file import ModelFile, read_model
-from .compat import raise_if_incompatible
 from .custom_ops import raise_if_custom_ops
 from .variant_guess import guess_variant
 from .facts import collect_facts
@@ -271,43 +270,11 @@ class DeviceSession:
     # -- measuring -----------------------------------------------------------------------------
     def check_model(self, model_file: ModelFile, settings: RunSettings,
                     artifact: Optional[Artifact] = None) -> RunSettings:
-        """Refuse models the device cannot run; returns the settings to use (EdgeTPU delegate)."""
-        raise_if_custom_ops(model_file, self.name)  # from the flatbuffer alone, before the device is asked
-        facts = self.facts()
-        if self.profile.runner == "edgekit-runner" and not facts.get("runtime"):
-            raise MeasurementError(
-                f"device '{self.name}': {self.profile.python} imports no TFLite runtime "
-                f"({facts.get('runtime_error') or '; '.join(facts.get('errors') or []) or 'unknown reason'})",
-                hint="install one on the device: pip install ai-edge-litert (or tflite-runtime), "
-                     "or set `python` in the profile to an interpreter that has it")
-        from .host_runtime import check_host_runtime
+        """Refuse models the device cannot run; returns the settings to use (EdgeTPU delegate),
+        see :func:`.model_check.check_model`."""
+        from .model_check import check_model
 
-        check_host_runtime(self.profile, facts)  # this host: the runtime `evaluate` uses, or refuse
-        if model_file.is_edgetpu:
-            if "edgetpu" not in self.profile.delegates:
-                raise RuntimeIncompatible(f"'{model_file.path.name}' is an EdgeTPU model and device '{self.name}' "
-                                          "has no Edge TPU", hint="measure the int8 variant here, or pick a Coral device")
-            from ..edgetpu.runtime import check_runtime
-            from ..edgetpu.variant import recorded_runtime_version
-
-            # the version the model needs is read from its Edge TPU package (the manifest's record
-            # is the fallback); 0 on the device side means unknown, and is not checked
-            from ..edgetpu.runtime import device_runtime_version
-
-            # the device's libedgetpu (read into its facts) decides; the profile's value is the fallback
-            runtime_version, _ = device_runtime_version(facts, self.profile.edgetpu_runtime_version)
-            check_runtime(model_file, runtime_version, self.name,
-                          recorded=recorded_runtime_version(artifact) if artifact else None)
-            if settings.delegate != "edgetpu":
-                settings = dataclasses.replace(settings, delegate="edgetpu")
-        elif settings.delegate not in self.profile.delegates and not settings.delegate.endswith(".so") \
-                and not (settings.delegate == "cpu" and "xnnpack" in self.profile.delegates):
-            raise ConfigError(f"device '{self.name}' has no delegate {settings.delegate!r} "
-                              f"(it has: {', '.join(self.profile.delegates)})",
-                              hint="pick one of those with --delegate, or add it to the profile")
-        raise_if_incompatible(model_file, str(facts.get("runtime") or ""), str(facts.get("runtime_version") or ""),
-                              self.name)
-        return settings
+        return check_model(self, model_file, settings, artifact)
 
     def measure(self, model: Union[str, Path], settings: Optional[RunSettings] = None,
                 artifact: Optional[Artifact] = None) -> Measurement:

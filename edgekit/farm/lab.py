@@ -30,7 +30,7 @@ from .results import build_results
 from .run_meta import record_run_meta
 from .scheduler import DeviceOutcome, LabScheduler
 from ..store import Store, StoreArg, open_store
-from .worker import FarmContext, SessionFactory, device_session
+from .context import FarmContext, SessionFactory, device_session
 
 log = logging.getLogger(__name__)
 

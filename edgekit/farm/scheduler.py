@@ -16,7 +16,8 @@ from typing import Optional
 
 from ..progress import report
 from .labfile import LabDevice, serves
-from .worker import DeviceWorker, FarmContext
+from .context import FarmContext
+from .worker import DeviceWorker
 
 log = logging.getLogger(__name__)
 

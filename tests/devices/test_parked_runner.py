@@ -55,6 +55,13 @@ def _relays(workdir: Path, parked: int) -> list[int]:
     return found
 
 
+def _park(profile: Any, model: Path) -> int:
+    """One session that measures ``model`` and leaves its runner parked; the runner's pid."""
+    with DeviceSession(profile) as s:
+        s.measure(model, QUICK)
+        return int(served(s).hello["pid"])
+
+
 def _end_parked(pid: int) -> None:
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
@@ -98,9 +105,7 @@ def test_the_next_session_attaches_to_the_parked_runner(tiny_models, tmp_path: P
 
 def test_the_parked_runner_ends_after_keep_runner_s(tiny_models, tmp_path: Path) -> None:  # noqa: ANN001
     profile = host(tmp_path, keep_runner_s=1.0)
-    with DeviceSession(profile) as s:
-        s.measure(tiny_models.fp32_tflite, QUICK)
-        pid = int(served(s).hello["pid"])
+    pid = _park(profile, tiny_models.fp32_tflite)
     closed = time.monotonic()
     try:
         _wait("the parked runner to end", lambda: not _alive(pid), 20)
@@ -115,9 +120,7 @@ def test_the_parked_runner_ends_after_keep_runner_s(tiny_models, tmp_path: Path)
 
 def test_taking_the_device_spares_a_parked_runner_and_a_session_stops_its_own(tiny_models, tmp_path: Path) -> None:  # noqa: ANN001
     profile = host(tmp_path, keep_runner_s=60.0)
-    with DeviceSession(profile) as s:
-        s.measure(tiny_models.fp32_tflite, QUICK)
-        pid = int(served(s).hello["pid"])
+    pid = _park(profile, tiny_models.fp32_tflite)
     try:
         with DeviceSession(profile) as taker:
             assert taker.kill_runners(mine=False) == [] and _alive(pid)     # parked: nobody's orphan
@@ -135,9 +138,7 @@ def test_taking_the_device_spares_a_parked_runner_and_a_session_stops_its_own(ti
 def test_a_dead_relay_ends_the_parked_runner_mid_job(tiny_models, tmp_path: Path) -> None:  # noqa: ANN001
     profile = host(tmp_path, keep_runner_s=60.0)
     workdir = Path(profile.workdir)
-    with DeviceSession(profile) as s:
-        s.measure(tiny_models.fp32_tflite, QUICK)
-        pid = int(served(s).hello["pid"])
+    pid = _park(profile, tiny_models.fp32_tflite)
     try:
         with DeviceSession(profile) as s:
             thread, out = _measure_in_thread(s, tiny_models.fp32_tflite)
@@ -157,9 +158,7 @@ def test_a_dead_relay_ends_the_parked_runner_mid_job(tiny_models, tmp_path: Path
 def test_a_busy_pinned_core_is_seen_by_the_parked_runners_window(tiny_models, tmp_path: Path) -> None:  # noqa: ANN001
     core = max(os.sched_getaffinity(0))
     profile = host(tmp_path, big_cores=f"{core}-{core}", keep_runner_s=60.0)
-    with DeviceSession(profile) as s:
-        s.measure(tiny_models.fp32_tflite, QUICK)
-        pid = int(served(s).hello["pid"])
+    pid = _park(profile, tiny_models.fp32_tflite)
     spinner = subprocess.Popen([sys.executable, "-c", _SPIN, str(core)])
     try:
         time.sleep(0.8)                                       # the parked runner's last 0.5 s see it spin
@@ -176,9 +175,7 @@ def test_a_busy_pinned_core_is_seen_by_the_parked_runners_window(tiny_models, tm
 
 def test_a_stale_socket_starts_a_new_runner(tiny_models, tmp_path: Path) -> None:  # noqa: ANN001
     profile = host(tmp_path, keep_runner_s=60.0)
-    with DeviceSession(profile) as s:
-        s.measure(tiny_models.fp32_tflite, QUICK)
-        pid = int(served(s).hello["pid"])
+    pid = _park(profile, tiny_models.fp32_tflite)
     os.kill(pid, signal.SIGKILL)                              # e.g. the board's OOM killer: the socket stays
     _wait("the runner to die", lambda: not _alive(pid), 10)
     assert _socket(profile).exists()
@@ -237,3 +234,23 @@ def test_parked_and_one_shot_medians_agree(tiny_models, tmp_path: Path) -> None:
     finally:
         for pid in pids:
             _end_parked(pid)
+
+
+def test_another_interpreter_starts_its_own_runner(tiny_models, tmp_path: Path) -> None:  # noqa: ANN001
+    other = Path("/opt/edgekit-runtimes/tflite-runtime-2.14-py311/bin/python")
+    if not other.exists():
+        other = PY37
+    profile = dataclasses.replace(host(tmp_path, keep_runner_s=60.0), kind="board", name="box")
+    first = _park(profile, tiny_models.fp32_tflite)
+    second = 0
+    try:
+        with DeviceSession(dataclasses.replace(profile, python=str(other))) as s:
+            s.measure(tiny_models.fp32_tflite, QUICK)
+            hello = served(s).hello
+            second = int(hello["pid"])
+        assert second != first and Path(hello["python"]).resolve() == other.resolve()
+        _wait("the first parked runner to give its socket up", lambda: not _alive(first), 10)
+    finally:
+        _end_parked(first)
+        if second:
+            _end_parked(second)

@@ -33,7 +33,9 @@ FETCH_ENV = "EDGEKIT_FETCH_RUNNER"
 
 #: the parked runner's relay (``--linger``), defined ahead of the check: a session whose runner
 #: is parked only copies its stdin/stdout to the parked runner's socket (see the runner's
-#: "parked serve mode"), with no runner bytes to read or hash and no site-packages to import
+#: "parked serve mode"), with no runner bytes to read or hash and no site-packages to import.
+#: The parked runner answers only a relay of its own interpreter (another ``python`` in the
+#: profile starts a runner anew, which takes the socket over).
 PARK_RELAY = """
 def _park_path(path):
     name = os.path.splitext(os.path.basename(path))[0]
@@ -53,7 +55,14 @@ def _park_connect(sock):
         os.chdir(here)
 def _park_relay(conn, token):
     import _socket, select
-    conn.sendall(('attach %s\\n' % token).encode('ascii'))
+    conn.sendall(('attach %s %s\\n' % (token, sys.executable)).encode())
+    data = conn.recv(65536)  # its ready line; nothing when it runs another interpreter
+    if not data:
+        conn.close()
+        return
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view):]
     sock = conn.fileno()
     poller = select.poll()
     poller.register(0, select.POLLIN)
@@ -89,7 +98,7 @@ VERIFY_AND_RUN = (
     "    if not fetched:\n"
     "        _conn = _park_connect(_park_path(path))\n"
     "        if _conn is not None:\n"
-    "            _park_relay(_conn, token)\n"
+    "            _park_relay(_conn, token)  # returns only if that runner runs another Python\n"
     "import hashlib\n"
     "if sys.flags.no_site:  # started with -S for the relay: the runner needs site-packages\n"
     "    import site\n"
@@ -133,9 +142,16 @@ VERIFY_AND_RUN = (
     "    if _child:\n"
     "        _until = time.time() + 60\n"
     "        while time.time() < _until:\n"
-    "            _conn = _park_connect(_sock)\n"
+    "            try:  # its own runner, not one it replaces: the pid file is written once it listens\n"
+    "                with open(_sock + '.pid') as f:\n"
+    "                    _ours = f.read().strip() == str(_child)\n"
+    "            except OSError:\n"
+    "                _ours = False\n"
+    "            _conn = _park_connect(_sock) if _ours else None\n"
     "            if _conn is not None:\n"
     "                _park_relay(_conn, token)\n"
+    "                sys.stderr.write('edgekit: the parked runner refused its own starter\\n')\n"
+    "                sys.exit(3)\n"
     "            _done, _status = os.waitpid(_child, os.WNOHANG)\n"
     "            if _done:\n"
     "                try:\n"
@@ -150,7 +166,7 @@ VERIFY_AND_RUN = (
     "        sys.exit(3)\n"
     "    os.setsid()\n"
     "    _null = os.open(os.devnull, os.O_RDWR)\n"
-    "    _log = os.open(_sock[:-5] + '.log', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)\n"
+    "    _log = os.open(_sock[:-5] + '.log', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)\n"
     "    os.dup2(_null, 0)\n"
     "    os.dup2(_log, 1)\n"
     "    os.dup2(_log, 2)\n"
