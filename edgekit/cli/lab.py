@@ -128,20 +128,24 @@ def check_command(
     from ..farm.lab import Lab
 
     lab = Lab.load(lab_file, store=store, profile_dirs=profiles or ())
-    devices = [{"name": d.name, "profile": d.profile.name, "transport": d.profile.transport, "key": d.key}
-               for d in lab.spec.devices]
+    devices = [{"name": d.name, "profile": d.profile.name, "transport": d.profile.transport, "key": d.key,
+                "keep_runner_s": d.profile.keep_runner_s} for d in lab.spec.devices]
     jobs = [{"key": j.key, "name": j.label, "artifact": str(j.artifact.path), "target": j.target,
-             "target_kind": j.target_kind, "settings": j.settings.to_dict()} for j in lab.jobs]
+             "target_kind": j.target_kind, "settings": j.settings.to_dict(),
+             "baseline": str(j.baseline.path) if j.baseline else None} for j in lab.jobs]
     if as_json:
         render.print_json({"lab": lab.name, "store": lab.store.location, "devices": devices, "jobs": jobs})
         return
     c = render.console()
-    c.print(render.table(f"Lab {lab.name}: {len(devices)} devices", ["device", "profile", "transport", "reaches"],
-                         [[escape(d["name"]), escape(d["profile"]), d["transport"], escape(d["key"])]
-                          for d in devices]))
-    c.print(render.table(f"{len(jobs)} jobs", ["job", "runs", "threads", "delegate"],
+    c.print(render.table(f"Lab {lab.name}: {len(devices)} devices",
+                         ["device", "profile", "transport", "reaches", "runner parked"],
+                         [[escape(d["name"]), escape(d["profile"]), d["transport"], escape(d["key"]),
+                           f"{d['keep_runner_s']:g} s" if d["keep_runner_s"] else "—"] for d in devices]))
+    c.print(render.table(f"{len(jobs)} jobs", ["job", "runs", "threads", "delegate", "in-run baseline"],
                          [[escape(j["name"]), j["settings"]["runs"], j["settings"]["threads"],
-                           j["settings"]["delegate"]] for j in jobs]))
+                           j["settings"]["delegate"],
+                           f"{escape(Path(j['baseline']).name)} (repeat {j['settings']['repeat']})"
+                           if j["baseline"] else "—"] for j in jobs]))
     c.print(f"store: {escape(lab.store.location)}; last run: {lab.latest_run() or 'none'}")
 
 

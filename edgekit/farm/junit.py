@@ -36,6 +36,9 @@ def junit_xml(results: dict[str, Any], gate: GateReport) -> str:
                 failure = ET.SubElement(case, "failure", message=verdict.reason or verdict.status,
                                         type=verdict.status)
                 failure.text = verdict.reason or verdict.status
+            if verdict is not None and verdict.rule:  # which comparison judged it (paired or cross-run)
+                props = ET.SubElement(case, "properties")
+                ET.SubElement(props, "property", name="edgekit.gate.rule", value=verdict.rule)
             ET.SubElement(case, "system-out").text = _details(job, verdict)
         suite.set("tests", str(len(jobs)))
         suite.set("failures", str(n_fail))
@@ -65,6 +68,8 @@ def _details(job: dict[str, Any], verdict: Optional[Any]) -> str:
         if verdict.change_ci_pct:
             lo, hi = verdict.change_ci_pct
             parts.append(f"change={verdict.change_pct:+.2f}% ci=[{lo:+.2f}%,{hi:+.2f}%]")
+    if verdict is not None and verdict.rule:
+        parts.append(f"rule='{verdict.rule}'")
     for metric, value in (job.get("quality") or {}).items():
         parts.append(f"{metric}={value:.4f}")
     return " ".join(parts)

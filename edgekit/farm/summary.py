@@ -22,8 +22,8 @@ def markdown_summary(results: dict[str, Any], gate: GateReport) -> str:
         + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         + (f" · wall {results['wall_seconds']:.1f} s" if results.get("wall_seconds") else ""),
         "",
-        "| | Job | Device | Median ms | p90 ms | CV | Baseline ms | Δ | Δ interval | Quality |",
-        "|---|---|---|--:|--:|--:|--:|--:|--:|---|",
+        "| | Job | Device | Median ms | p90 ms | CV | Baseline ms | Δ | Δ interval | Compared | Quality |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|---|---|",
     ]
     for job in jobs:
         v = gate.verdict(job["name"])
@@ -32,7 +32,7 @@ def markdown_summary(results: dict[str, Any], gate: GateReport) -> str:
             _ICON.get(v.status, "") if v else "", _cell(job["name"]), _cell(job.get("device") or "—"),
             _ms(lat.get("median_us")) if lat.get("median_us") is not None else _mean(lat), _p90(lat),
             f"{lat['cv']:.3f}" if lat.get("cv") is not None else "—", _ms(v.baseline_us if v else None), _delta(v),
-            _interval(v),
+            _interval(v), _cell(v.rule) if v and v.rule else "—",
             _cell(", ".join(f"{k.split('@')[0]} {val:.4f}" for k, val in (job.get("quality") or {}).items()) or "—"),
         ]) + " |")
     problems = [v for v in gate.verdicts if v.failing]

@@ -38,7 +38,7 @@ class StageContext:
     models: list[TrainedModel] = field(default_factory=list)
     manifests: list[Manifest] = field(default_factory=list)
     lab_loader: Optional[LabLoader] = None
-    #: devices of [measure] devices that could not be reached (their latencies may be predicted)
+    #: devices of [measure] devices or its lab that could not be reached (their latencies may be predicted)
     unreachable: list[str] = field(default_factory=list)
     #: device → this run's predicted points (for devices that were unreachable and have a predictor)
     predicted: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

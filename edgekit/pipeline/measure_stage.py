@@ -157,6 +157,9 @@ def _measure_lab(ctx: StageContext, clock: StageClock) -> None:
     result = lab.run(resume=True, progress=forward(ctx.progress, "measure", 0, total, prefix=lab.name))
     clock.ran += result.counts.get("done", 0)
     clock.failed += result.counts.get("failed", 0)
+    for device in result.devices:  # the report may predict an unreachable device instead
+        if (device.out_of_rotation or "").startswith("unreachable") and device.name not in ctx.unreachable:
+            ctx.unreachable.append(device.name)
     if result.counts.get("failed"):
         ctx.notes.append(f"lab {lab.name}: {result.counts['failed']} job(s) failed; see `edgekit lab status`")
 

@@ -144,6 +144,7 @@ class ReportSection:
     min_quality: float = 0.0
     formats: tuple[str, ...] = ()         # () = the report's defaults
     title: str = ""
+    predictors: str = ""                  # the latency predictors' folder ("" = $EDGEKIT_PREDICTORS or .edgekit/predictors)
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ _SECTIONS: dict[str, type] = {
 }
 #: keys whose values are paths, resolved against the pipeline file's folder
 _PATH_KEYS = {("pipeline", "out"), ("pipeline", "store"), ("dataset", "path"), ("train", "teacher_model"),
-              ("measure", "lab")}
+              ("measure", "lab"), ("report", "predictors")}
 _PATH_LIST_KEYS = {("family", "models"), ("measure", "profiles")}
 #: allowed values of string keys
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {

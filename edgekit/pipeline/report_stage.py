@@ -38,7 +38,9 @@ def report_key(ctx: StageContext, predict: Sequence[str] = ()) -> str:
         return key
     from ..predict.registry import predictor_path
 
-    fitted = [(d, predictor_path(d).stat().st_mtime_ns, predictor_path(d).stat().st_size) for d in predict]
+    folder = ctx.cfg.report.predictors or None
+    fitted = [(d, predictor_path(d, folder).stat().st_mtime_ns, predictor_path(d, folder).stat().st_size)
+              for d in predict]
     return content_key(key, fitted)
 
 
@@ -49,7 +51,7 @@ def predictable(ctx: StageContext) -> list[str]:
     out = []
     for device in ctx.unreachable:
         try:
-            found = find_predictor(device) is not None
+            found = find_predictor(device, ctx.cfg.report.predictors or None) is not None
         except ConfigError as err:   # a damaged or foreign predictor file: say so, measure-only report
             ctx.notes.append(f"{device}: its latency predictor cannot be used: {err.message}")
             found = False
@@ -87,7 +89,8 @@ def report_and_summarise(ctx: StageContext) -> tuple[StageTiming, dict[str, dict
                         max_latency_ms=_limit(r.max_latency_ms), max_size_kb=_limit(r.max_size_kb),
                         min_quality=_limit(r.min_quality), paper="auto",
                         title=r.title or f"edgekit pipeline: {ctx.cfg.pipeline.name}",
-                        progress=forward(ctx.progress, "report", 0, 1), predict=predict, **kwargs)
+                        progress=forward(ctx.progress, "report", 0, 1), predict=predict,
+                        predictors=r.predictors or None, **kwargs)
         recs = {dev: recommendation_dict(rec, result.data.scale) for dev, rec in result.recommendations.items()}
         files = {fmt: [str(p) for p in paths] for fmt, paths in result.files.items()}
         rel = [str(p.relative_to(folder)) for paths in result.files.values() for p in paths

@@ -132,7 +132,7 @@ def convert_samples(n: int, root: str | Path, variants: Sequence[str] = DEFAULT_
 
 def unmeasured(store: Store, device: str, converted: Sequence[Converted]) -> list[Artifact]:
     """The artifacts of ``converted`` without a successful measurement on ``device`` in ``store``."""
-    measured = {m.artifact_sha256 for m in store.measurements(device=device, status="ok")}
+    measured = {m.artifact_sha256 for m in store.measurements(device=device, status="ok", samples=False)}
     return [a for c in converted for a in c.artifacts if a.sha256 not in measured]
 
 

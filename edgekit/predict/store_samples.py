@@ -100,7 +100,7 @@ def device_now(store: Store, device: str,
     """(runtime version, profile) of ``device`` as its latest ok measurement (by its finish
     time; ``keep`` filters which count) shows them; empty strings when it has none. A
     predictor fitted for another runtime or profile is then stale."""
-    ok = [m for m in store.measurements(device=device, status="ok") if keep is None or keep(m)]
+    ok = [m for m in store.measurements(device=device, status="ok", samples=False) if keep is None or keep(m)]
     if not ok:
         return "", ""
     latest = max(ok, key=lambda m: m.finished_at or m.started_at)

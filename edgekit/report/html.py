@@ -276,7 +276,9 @@ def render_html(content: ReportContent) -> str:
     rule = next((r.rule for r in content.recommendations.values()), "")
     parts.append(f"<p>Under {escape('; '.join(cons)) if cons else 'no constraints'}: per device, "
                  f"{escape(rule or 'the highest ' + d.metric)}.</p>")
-    parts.append('<div class="cards">' + "".join(_card(r, scale) for r in content.recommendations.values())
+    # a device with nothing measured but predictions has its predicted card only (no "no candidates")
+    parts.append('<div class="cards">' + "".join(_card(r, scale) for r in content.recommendations.values()
+                                                 if r.considered or r.device not in d.predicted_devices)
                  + "".join(_predicted_card(content, dev) for dev in d.predicted_devices) + "</div>")
     if d.notes:
         parts.append('<div class="notes"><b>Notes</b><ul>' + "".join(f"<li>{escape(n)}</li>" for n in d.notes)

@@ -202,9 +202,14 @@ class Store(abc.ABC):
         )
 
     def measurements(self, device: Optional[str] = None, artifact_sha256: Optional[str] = None,
-                     status: Optional[str] = None, ids: Optional[Sequence[str]] = None) -> list[Measurement]:
-        """Measurements in the order they reached a controller (never by a device's clock)."""
-        sql, args = "SELECT doc, samples FROM measurements WHERE 1=1", []
+                     status: Optional[str] = None, ids: Optional[Sequence[str]] = None,
+                     samples: bool = True) -> list[Measurement]:
+        """Measurements in the order they reached a controller (never by a device's clock).
+
+        ``samples=False`` leaves the samples of stores that keep them in their own column
+        unread (``samples_us`` and ``warmup_samples_us`` empty; ``stats`` as stored): for
+        callers that need a measurement's facts, settings or statistics only."""
+        sql, args = f"SELECT doc, {'samples' if samples else 'NULL AS samples'} FROM measurements WHERE 1=1", []
         for col, val in (("device", device), ("artifact_sha256", artifact_sha256), ("status", status)):
             if val:
                 sql += f" AND {col}=?"

@@ -91,6 +91,9 @@ def test_mixed_example_validates(examples):
     assert keys["pixel3-a"] == "adb-server:lab-host-1:5037/8XV7N18A1"
     assert keys["pixel3-c"] == "adb-server:lab-host-2:5037/93KAY0BBR1"
     assert keys["coral-1"] == "ssh:mendel@10.0.2.21:22" and keys["jetson-1"] == "ssh:jetson@10.0.2.31:22"
+    parked = {d["name"]: d["keep_runner_s"] for d in doc["devices"]}
+    assert parked["coral-1"] == 600 and parked["jetson-1"] == 0
+    assert all(j["baseline"] is None for j in doc["jobs"])
     names = sorted(j["name"] for j in doc["jobs"])
     assert names == ["small_cnn_fp32[fp32] on pixel3", "small_cnn_fp32[fp32] on pixel3 (xnnpack)",
                      "small_cnn_int8[int8] on coral-1", "small_cnn_int8[int8] on jetson-1",

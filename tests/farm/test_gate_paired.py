@@ -88,3 +88,20 @@ def test_mixed_results_keep_the_cross_run_rule_for_jobs_without_an_in_run_baseli
     assert ab.rule.startswith("paired") and ab.status == "pass"
     assert cross.rule == CROSS_RUN and cross.status == "pass" and cross.change_pct == pytest.approx(-16.67, abs=0.01)
     assert report.to_dict()["verdicts"][0]["rule"] == "paired, 5 interleaved sessions"
+
+
+def test_junit_and_markdown_name_each_jobs_rule():
+    import xml.etree.ElementTree as ET
+
+    from edgekit.farm.junit import junit_xml
+    from edgekit.farm.summary import markdown_summary
+
+    base = [1000 * d for d in DRIFT]
+    doc = results(ab_job("slow", [b * 1.1 for b in base], base))
+    report = check(doc, None, GateSettings())
+    rule = report.verdicts[0].rule
+    assert rule == "paired, 5 interleaved sessions"
+    case = ET.fromstring(junit_xml(doc, report).split("\n", 1)[1]).find("testsuite/testcase")
+    assert case.find("properties/property").attrib == {"name": "edgekit.gate.rule", "value": rule}
+    assert f"rule='{rule}'" in case.find("system-out").text
+    assert f"| {rule} |" in markdown_summary(doc, report)

@@ -106,7 +106,8 @@ def test_markdown_summary_lists_jobs_verdicts_and_the_rule():
     text = markdown_summary(doc, check(doc, base, GateSettings(), "base.json"))
     assert "## edgekit lab `ci` — run 4" in text
     assert "❌ 2 failing" in text
-    assert "| ❌ | a on pixel3 | pixel3-a | 1.200 | 1.205 | 0.020 | 1.000 | +20.0% | +19.8% … +20.2% | — |" in text
+    assert ("| ❌ | a on pixel3 | pixel3-a | 1.200 | 1.205 | 0.020 | 1.000 | +20.0% | +19.8% … +20.2% "
+            "| cross-run (drift not controlled) | — |") in text
     assert "- **b on pixel3** (failed): x \\| y" in text
     assert "vs `base.json`" in text and "lower bound of the median's relative change exceeds +5%" in text
 

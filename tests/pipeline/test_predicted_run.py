@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,22 @@ port = {port}
 """
 
 
+LAB = """\
+[lab]
+name = "dead-lab"
+profiles = ["profiles"]
+check_load = false
+
+[[device]]
+name = "host"
+profile = "host"
+
+[[device]]
+name = "deadboard-2"
+profile = "deadboard"
+"""
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("dead_board")
@@ -74,6 +91,11 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "profiles" / "deadboard.toml").write_text(BOARD.format(port=free_port()), encoding="utf-8")
     for out in ("with", "without"):
         (root / f"{out}.toml").write_text(PIPELINE.format(out=out), encoding="utf-8")
+    (root / "lab.toml").write_text(LAB, encoding="utf-8")
+    (root / "in-lab.toml").write_text(
+        PIPELINE.format(out="in-lab").replace('devices = ["host", "deadboard"]\nprofiles = ["profiles"]\n',
+                                              'lab = "lab.toml"\n')
+        + 'predictors = "lab-predictors"\n', encoding="utf-8")
     return root
 
 
@@ -129,6 +151,9 @@ def test_unreachable_device_is_predicted_and_labelled(with_predictor) -> None:  
     assert "deadboard: predicted latency (2, not measured)" in (res.report_dir / "report.md").read_text()
     svg = (res.report_dir / "plots" / "quality_vs_latency_deadboard.svg").read_text()
     assert "predicted (hollow, not measured)" in svg
+    html = (res.report_dir / "report.html").read_text()
+    cards = html.split('<div class="cards">', 1)[1].split("</div></div></div>", 1)[0]
+    assert "deadboard — predicted" in cards and "no candidates" not in cards   # its predicted card only
 
 
 def test_channel_multiple_reaches_the_model_and_the_report(with_predictor) -> None:  # noqa: ANN001
@@ -155,3 +180,18 @@ def test_a_second_run_reuses_the_report_and_still_says_predicted(folder: Path, w
     assert again.stage("report").cached == 1 and again.stage("report").ran == 0
     assert again.predicted == with_predictor.predicted
     assert any("deadboard: could not be reached" in n for n in again.notes)
+
+
+def test_an_unreachable_lab_device_is_predicted_from_the_pipelines_predictor_folder(
+        folder: Path, env: None, with_predictor) -> None:  # noqa: ANN001
+    """[measure] lab: a lab device that leaves the rotation unreachable is predicted too, with the
+    predictor found in [report] predictors (here the only folder that has one for it)."""
+    (folder / "lab-predictors").mkdir(exist_ok=True)
+    shutil.copy(folder / "predictors" / "deadboard.predictor", folder / "lab-predictors" / "deadboard-2.predictor")
+    assert not (folder / "predictors" / "deadboard-2.predictor").exists()
+    res = run_pipeline(folder / "in-lab.toml")
+    assert list(res.predicted) == ["deadboard-2"] and len(res.predicted["deadboard-2"]) == 2
+    assert res.recommendations["host"]["found"]
+    assert any("deadboard-2: could not be reached" in n for n in res.notes)
+    doc = json.loads((res.report_dir / "report.json").read_text())
+    assert list(doc["predicted"]) == ["deadboard-2"] and {c["device"] for c in doc["candidates"]} == {"host"}

@@ -36,6 +36,9 @@ def test_round_trip_and_filters(store_url: str) -> None:
     s.add_quality(QualityRecord("x", "int8", "d", "top1", 0.75, 10))  # re-evaluation updates
     assert [q.value for q in s.quality()] == [0.75]
     assert {"arrived", "samples", "median_us"} <= s.columns("measurements")
+    light = s.measurements(device="a", samples=False)   # facts and statistics, samples left unread
+    assert [m.id for m in light] == [m.id for m in s.measurements(device="a")]
+    assert all(m.samples_us == () and m.stats.median == 100.0 + i for i, m in enumerate(light, 1))
     s.close()
 
 
