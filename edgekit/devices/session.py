@@ -230,7 +230,10 @@ class DeviceSession:
         """What a session that has yet to open does in its opening: push ``models`` (the next
         measurement's) while its runner starts (pushing is harmless; running is not: every check
         still comes before a run), and with ``take_over`` kill other sessions' runners first,
-        which the next ``kill_runners(mine=False)`` then reports instead of doing again."""
+        which the next ``kill_runners(mine=False)`` then reports instead of doing again. A
+        session that has opened already ignores it."""
+        if self._opening is not None or self._facts is not None:
+            return
         self._expected = [Path(m) for m in models]
         self._take_over = take_over
 

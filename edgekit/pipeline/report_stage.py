@@ -30,7 +30,7 @@ def _limit(value: float) -> Optional[float]:
 def report_key(ctx: StageContext, predict: Sequence[str] = ()) -> str:
     """Changes when anything the report shows changes (a predictor refitted included)."""
     st, shas = ctx.store, ctx.artifact_shas
-    meas = sorted(m.id for m in st.measurements(status="ok") if m.artifact_sha256 in shas)
+    meas = sorted(m.id for m in st.measurements(status="ok", samples=False) if m.artifact_sha256 in shas)
     qual = sorted((q.artifact_sha256, q.dataset, q.metric, round(q.value, 9)) for q in st.quality()
                   if q.artifact_sha256 in shas)
     key = content_key("report", meas, qual, sorted(shas), ctx.cfg.report.__dict__)
@@ -38,10 +38,13 @@ def report_key(ctx: StageContext, predict: Sequence[str] = ()) -> str:
         return key
     from ..predict.registry import predictor_path
 
-    folder = ctx.cfg.report.predictors or None
-    fitted = [(d, predictor_path(d, folder).stat().st_mtime_ns, predictor_path(d, folder).stat().st_size)
-              for d in predict]
-    return content_key(key, fitted)
+    stats = {d: predictor_path(d, predictors_folder(ctx)).stat() for d in predict}
+    return content_key(key, [(d, st.st_mtime_ns, st.st_size) for d, st in stats.items()])
+
+
+def predictors_folder(ctx: StageContext) -> Optional[str]:
+    """``[report] predictors``, or None for the registry's default folder."""
+    return ctx.cfg.report.predictors or None
 
 
 def predictable(ctx: StageContext) -> list[str]:
@@ -51,7 +54,7 @@ def predictable(ctx: StageContext) -> list[str]:
     out = []
     for device in ctx.unreachable:
         try:
-            found = find_predictor(device, ctx.cfg.report.predictors or None) is not None
+            found = find_predictor(device, predictors_folder(ctx)) is not None
         except ConfigError as err:   # a damaged or foreign predictor file: say so, measure-only report
             ctx.notes.append(f"{device}: its latency predictor cannot be used: {err.message}")
             found = False
@@ -90,7 +93,7 @@ def report_and_summarise(ctx: StageContext) -> tuple[StageTiming, dict[str, dict
                         min_quality=_limit(r.min_quality), paper="auto",
                         title=r.title or f"edgekit pipeline: {ctx.cfg.pipeline.name}",
                         progress=forward(ctx.progress, "report", 0, 1), predict=predict,
-                        predictors=r.predictors or None, **kwargs)
+                        predictors=predictors_folder(ctx), **kwargs)
         recs = {dev: recommendation_dict(rec, result.data.scale) for dev, rec in result.recommendations.items()}
         files = {fmt: [str(p) for p in paths] for fmt, paths in result.files.items()}
         rel = [str(p.relative_to(folder)) for paths in result.files.values() for p in paths

@@ -13,6 +13,11 @@ from ..measurement import DOUBTFUL_FLAGS
 _ACCURACY_METRICS = ("top1", "top5", "accuracy", "acc")
 
 
+def _pair(lo: Optional[float], hi: Optional[float]) -> Optional[tuple[float, float]]:
+    """``(lo, hi)``, or None when either end is unknown."""
+    return None if lo is None or hi is None else (lo, hi)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One model variant, measured on one device (or device-independent when ``device`` is None)."""
@@ -69,9 +74,7 @@ class Candidate:
     @property
     def interval_ms(self) -> Optional[tuple[float, float]]:
         """A predicted point's interval (None for measured points)."""
-        if self.interval_lo_ms is None or self.interval_hi_ms is None:
-            return None
-        return (self.interval_lo_ms, self.interval_hi_ms)
+        return _pair(self.interval_lo_ms, self.interval_hi_ms)
 
     @property
     def stale(self) -> bool:
@@ -84,15 +87,11 @@ class Candidate:
 
     @property
     def median_ci_ms(self) -> Optional[tuple[float, float]]:
-        if self.median_ci_lo_ms is None or self.median_ci_hi_ms is None:
-            return None
-        return (self.median_ci_lo_ms, self.median_ci_hi_ms)
+        return _pair(self.median_ci_lo_ms, self.median_ci_hi_ms)
 
     @property
     def quality_ci(self) -> Optional[tuple[float, float]]:
-        if self.quality_ci_lo is None or self.quality_ci_hi is None:
-            return None
-        return (self.quality_ci_lo, self.quality_ci_hi)
+        return _pair(self.quality_ci_lo, self.quality_ci_hi)
 
     @property
     def size_kb(self) -> float:
