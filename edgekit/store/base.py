@@ -104,7 +104,9 @@ class Store(abc.ABC):
         self.execute_script(self.dialect.render(ddl))
         for table, column, kind in added_columns:
             if column not in self.columns(table):
-                self.execute_script(f"ALTER TABLE {table} ADD COLUMN {column} {self.dialect.render(kind)}")
+                with self.transaction() as tx:  # one writer at a time: checked again under its lock
+                    if column not in self.columns(table):
+                        tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {self.dialect.render(kind)}")
         key = f"{part}-schema"
         rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
         if rows and int(rows[0]["value"]) > version:
